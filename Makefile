@@ -1,0 +1,34 @@
+# berth — make targets. `make test` is what CI runs.
+GO      ?= go
+PKGS    ?= ./...
+BENCH   ?= .
+BENCHTIME ?= 1x
+
+.PHONY: all build test lint bench fuzz tidy-check clean
+
+all: lint test build
+
+build:
+	$(GO) build -o bin/berth ./cmd/berth
+
+test:
+	$(GO) test -race -count=1 $(PKGS)
+
+lint:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Benchmarks on generated catalogs; see BENCHMARKS.md for the figures.
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem $(PKGS)
+
+# Short fuzz runs of every fuzz target (longer: FUZZTIME=5m make fuzz).
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test ./pkg/catalog -run '^$$' -fuzz FuzzParseFile -fuzztime $(FUZZTIME)
+
+tidy-check:
+	$(GO) mod tidy && git diff --exit-code go.mod go.sum
+
+clean:
+	rm -rf bin

@@ -1,0 +1,421 @@
+package catalog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Limits bound what a single catalog file may cost to read. The zero value
+// of a field means its default.
+type Limits struct {
+	// MaxFileBytes is the largest file read (default 8 MiB).
+	MaxFileBytes int64 `json:"maxFileBytes,omitempty" yaml:"maxFileBytes,omitempty"`
+	// MaxDepth is the deepest nesting of objects and lists (default 64).
+	MaxDepth int `json:"maxDepth,omitempty" yaml:"maxDepth,omitempty"`
+	// MaxValues is how many values one file may expand to, counting YAML
+	// alias expansion (default 1,000,000).
+	MaxValues int `json:"maxValues,omitempty" yaml:"maxValues,omitempty"`
+}
+
+// Default limits.
+const (
+	DefaultMaxFileBytes = 8 << 20
+	DefaultMaxDepth     = 64
+	DefaultMaxValues    = 1_000_000
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxFileBytes <= 0 {
+		l.MaxFileBytes = DefaultMaxFileBytes
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultMaxDepth
+	}
+	if l.MaxValues <= 0 {
+		l.MaxValues = DefaultMaxValues
+	}
+	return l
+}
+
+var errStop = errors.New("stop")
+
+// parser turns one file's YAML nodes into Documents.
+type parser struct {
+	file   string
+	limits Limits
+	values int
+	diags  Diagnostics
+	pos    map[string]span
+}
+
+// ParseFile parses one catalog file of the given kind into documents. The
+// file may hold one object, a multi-document YAML stream, or a list of
+// objects; JSON is read as well. A document whose only key is the plural of
+// its kind holding a list ({"roles": [...]}) is split into its items.
+//
+// ParseFile never panics on hostile input: malformed YAML, invalid UTF-8,
+// binary data, duplicate keys, alias bombs and deep nesting each yield an
+// error Diagnostic naming the file and line, and no documents from the
+// offending YAML document. The size limit is the caller's to enforce before
+// reading; ParseFile checks it again.
+func ParseFile(file string, data []byte, kind Kind, limits Limits) ([]*Document, Diagnostics) {
+	limits = limits.withDefaults()
+	if int64(len(data)) > limits.MaxFileBytes {
+		return nil, Diagnostics{Errorf(Position{File: file}, CodeTooLarge,
+			"file is %d bytes, over the limit of %d (raise limits.maxFileBytes in berth.yaml)", len(data), limits.MaxFileBytes)}
+	}
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		return nil, Diagnostics{Errorf(offsetPos(file, data, i), CodeEncoding, "binary file: NUL byte, not YAML or JSON text")}
+	}
+	if !utf8.Valid(data) {
+		i := firstInvalidUTF8(data)
+		return nil, Diagnostics{Errorf(offsetPos(file, data, i), CodeEncoding, "invalid UTF-8 at byte %d", i)}
+	}
+	if strings.HasSuffix(file, ".json") {
+		data = unescapeJSONSolidus(data)
+	}
+
+	p := &parser{file: file, limits: limits}
+	var docs []*Document
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	empty := true
+	for i := 0; ; i++ {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			p.diags = append(p.diags, yamlError(file, err))
+			break
+		}
+		if len(n.Content) == 0 || (n.Content[0].Kind == yaml.ScalarNode && n.Content[0].ShortTag() == "!!null") {
+			continue // an empty document in a stream, such as a trailing "---"
+		}
+		empty = false
+		docs = append(docs, p.document(&n, kind)...)
+	}
+	if empty && len(p.diags) == 0 {
+		p.diags = append(p.diags, Warningf(Position{File: file}, CodeEmptyFile, "file holds no document"))
+	}
+	for i, d := range docs {
+		d.Index = i
+	}
+	return docs, p.diags
+}
+
+// document converts one YAML document into catalog documents.
+func (p *parser) document(n *yaml.Node, kind Kind) []*Document {
+	p.pos = make(map[string]span)
+	p.values = 0
+	root := n.Content[0]
+	v, err := p.value(root, "", 0, 0)
+	if err != nil {
+		return nil
+	}
+	newDoc := func(prefix string, m map[string]any) *Document {
+		return &Document{Kind: kind, File: p.file, Value: m, prefix: prefix, pos: p.pos}
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		if items, ok := v[plural(kind)].([]any); ok && len(v) == 1 {
+			return p.items(items, plural(kind), kind, newDoc)
+		}
+		return []*Document{newDoc("", v)}
+	case []any:
+		return p.items(v, "", kind, newDoc)
+	}
+	p.diags = append(p.diags, Errorf(p.at(root.Line, root.Column), CodeNotObject,
+		"expected a %s object or a list of them, found %s", kind, describeNode(root)))
+	return nil
+}
+
+func (p *parser) items(items []any, prefix string, kind Kind, newDoc func(string, map[string]any) *Document) []*Document {
+	var docs []*Document
+	for i, it := range items {
+		ip := strconv.Itoa(i)
+		if prefix != "" {
+			ip = prefix + pathSep + ip
+		}
+		m, ok := it.(map[string]any)
+		if !ok {
+			s := p.pos[ip]
+			p.diags = append(p.diags, Errorf(p.at(int(s.line), int(s.col)), CodeNotObject,
+				"list item %d: expected a %s object, found %s", i, kind, describeValue(it)))
+			continue
+		}
+		docs = append(docs, newDoc(ip, m))
+	}
+	return docs
+}
+
+func plural(k Kind) string {
+	if k == KindPolicy || k == KindConfig {
+		return ""
+	}
+	return string(k) + "s"
+}
+
+func (p *parser) at(line, col int) Position { return Position{File: p.file, Line: line, Col: col} }
+
+func (p *parser) fail(n *yaml.Node, code, format string, args ...any) error {
+	p.diags = append(p.diags, Errorf(p.at(n.Line, n.Column), code, format, args...))
+	return errStop
+}
+
+// value converts n into a JSON-compatible value, recording positions under
+// path. keyLine/keyCol locate the key that names n (zero for list items).
+func (p *parser) value(n *yaml.Node, path string, depth, inAlias int) (any, error) {
+	p.values++
+	if p.values > p.limits.MaxValues {
+		if inAlias > 0 {
+			return nil, p.fail(n, CodeAliasBomb, "YAML aliases expand to more than %d values", p.limits.MaxValues)
+		}
+		return nil, p.fail(n, CodeTooLarge, "document holds more than %d values", p.limits.MaxValues)
+	}
+	if depth > p.limits.MaxDepth {
+		return nil, p.fail(n, CodeTooDeep, "nesting deeper than %d levels", p.limits.MaxDepth)
+	}
+	if inAlias == 0 {
+		s := p.pos[path]
+		s.line, s.col = int32(n.Line), int32(n.Column)
+		p.pos[path] = s
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		if n.Alias == nil {
+			return nil, p.fail(n, CodeSyntax, "unknown alias")
+		}
+		return p.value(n.Alias, path, depth, inAlias+1)
+	case yaml.ScalarNode:
+		return p.scalar(n)
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for i, c := range n.Content {
+			v, err := p.value(c, child(path, strconv.Itoa(i)), depth+1, inAlias)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.MappingNode:
+		return p.mapping(n, path, depth, inAlias)
+	}
+	return nil, p.fail(n, CodeSyntax, "unexpected YAML node")
+}
+
+func (p *parser) mapping(n *yaml.Node, path string, depth, inAlias int) (map[string]any, error) {
+	out := make(map[string]any, len(n.Content)/2)
+	seen := make(map[string]int, len(n.Content)/2)
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, vn := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+			merges = append(merges, vn)
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			return nil, p.fail(k, CodeSyntax, "mapping key must be a string, found %s", describeNode(k))
+		}
+		key := k.Value
+		if line, dup := seen[key]; dup {
+			return nil, p.fail(k, CodeDuplicateKey, "duplicate key %q (first at line %d)", key, line)
+		}
+		seen[key] = k.Line
+		cp := child(path, key)
+		if inAlias == 0 {
+			p.pos[cp] = span{keyLine: int32(k.Line), keyCol: int32(k.Column)}
+		}
+		v, err := p.value(vn, cp, depth+1, inAlias)
+		if err != nil {
+			return nil, err
+		}
+		out[key] = v
+	}
+	// Merge keys (<<: *base) fill in keys the mapping does not set itself.
+	for _, m := range merges {
+		srcs := []*yaml.Node{m}
+		if m.Kind == yaml.SequenceNode {
+			srcs = m.Content
+		}
+		for _, src := range srcs {
+			v, err := p.value(src, path+pathSep+"<<", depth+1, inAlias+1)
+			if err != nil {
+				return nil, err
+			}
+			mm, ok := v.(map[string]any)
+			if !ok {
+				return nil, p.fail(src, CodeSyntax, "merge key << needs an object, found %s", describeValue(v))
+			}
+			for k, v := range mm {
+				if _, set := out[k]; !set {
+					out[k] = v
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func child(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + pathSep + key
+}
+
+func (p *parser) scalar(n *yaml.Node) (any, error) {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, nil
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return nil, p.fail(n, CodeSyntax, "invalid boolean %q", n.Value)
+		}
+		return b, nil
+	case "!!int":
+		if i, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
+			return i, nil
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, p.fail(n, CodeSyntax, "invalid integer %q", n.Value)
+		}
+		switch v := v.(type) {
+		case int:
+			return int64(v), nil
+		case int64:
+			return v, nil
+		case uint64:
+			return float64(v), nil
+		case float64:
+			return v, nil
+		}
+		return nil, p.fail(n, CodeSyntax, "invalid integer %q", n.Value)
+	case "!!float":
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil {
+			if err := n.Decode(&f); err != nil {
+				return nil, p.fail(n, CodeSyntax, "invalid number %q", n.Value)
+			}
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, p.fail(n, CodeSyntax, "number %q is not finite; JSON cannot hold it", n.Value)
+		}
+		return f, nil
+	}
+	// Strings, timestamps (kept as written: Port dates are strings), binary
+	// and custom tags are all text.
+	return n.Value, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError turns a yaml.v3 error into a diagnostic at its line.
+func yamlError(file string, err error) Diagnostic {
+	msg := err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Errorf(Position{File: file, Line: line}, CodeSyntax, "%s", m[2])
+	}
+	return Errorf(Position{File: file}, CodeSyntax, "%s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+func describeNode(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "an object"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return "null"
+		case "!!str":
+			return fmt.Sprintf("the string %q", truncate(n.Value, 40))
+		}
+		return fmt.Sprintf("the value %s", truncate(n.Value, 40))
+	}
+	return "an alias"
+}
+
+func describeValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	case string:
+		return fmt.Sprintf("the string %q", truncate(v, 40))
+	}
+	return fmt.Sprintf("the value %v", v)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// offsetPos converts a byte offset into a position.
+func offsetPos(file string, data []byte, off int) Position {
+	line := 1 + bytes.Count(data[:off], []byte{'\n'})
+	col := off - bytes.LastIndexByte(data[:off], '\n')
+	return Position{File: file, Line: line, Col: col}
+}
+
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
+}
+
+// unescapeJSONSolidus rewrites the JSON escape \/ (which YAML does not know)
+// to a plain /, leaving every other escape alone. Only strings are touched.
+func unescapeJSONSolidus(b []byte) []byte {
+	if !bytes.Contains(b, []byte(`\/`)) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString && i+1 < len(b):
+			if b[i+1] == '/' {
+				out = append(out, '/')
+				i++
+				continue
+			}
+			out = append(out, c, b[i+1])
+			i++
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
