@@ -138,21 +138,21 @@ func (ds Diagnostics) Sort() Diagnostics {
 // Diagnostic codes. They are stable: scripts and the GitHub check match on
 // them, so a code is never renamed, only added.
 const (
-	CodeSyntax          = "syntax"           // the file is not valid YAML or JSON
-	CodeEncoding        = "encoding"         // invalid UTF-8 or a binary file
-	CodeTooLarge        = "too-large"        // the file exceeds the size limit
-	CodeTooDeep         = "too-deep"         // nesting beyond the depth limit
-	CodeAliasBomb       = "alias-expansion"  // YAML aliases expand past the budget
-	CodeDuplicateKey    = "duplicate-key"    // a mapping names a key twice
-	CodeNotObject       = "not-object"       // a document is not an object
-	CodeEmptyFile       = "empty-file"       // a file holds no document
-	CodeSymlink         = "symlink"          // a symlink leaves the catalog
-	CodeUnknownFile     = "unknown-file"     // a file outside the known folders
-	CodeRead            = "read"             // the file could not be read
-	CodeSchema          = "schema"           // a document breaks its kind's schema
-	CodeEntitySchema    = "entity-schema"    // an entity breaks its blueprint
-	CodePolicy          = "policy"           // an entity breaks a policies/*.cue rule
-	CodePolicyInvalid   = "policy-invalid"   // a policy file does not compile
+	CodeSyntax          = "syntax"          // the file is not valid YAML or JSON
+	CodeEncoding        = "encoding"        // invalid UTF-8 or a binary file
+	CodeTooLarge        = "too-large"       // the file exceeds the size limit
+	CodeTooDeep         = "too-deep"        // nesting beyond the depth limit
+	CodeAliasBomb       = "alias-expansion" // YAML aliases expand past the budget
+	CodeDuplicateKey    = "duplicate-key"   // a mapping names a key twice
+	CodeNotObject       = "not-object"      // a document is not an object
+	CodeEmptyFile       = "empty-file"      // a file holds no document
+	CodeSymlink         = "symlink"         // a symlink leaves the catalog
+	CodeUnknownFile     = "unknown-file"    // a file outside the known folders
+	CodeRead            = "read"            // the file could not be read
+	CodeSchema          = "schema"          // a document breaks its kind's schema
+	CodeEntitySchema    = "entity-schema"   // an entity breaks its blueprint
+	CodePolicy          = "policy"          // an entity breaks a policies/*.cue rule
+	CodePolicyInvalid   = "policy-invalid"  // a policy file does not compile
 	CodeUnknownBP       = "unknown-blueprint"
 	CodeBlueprintClash  = "blueprint-mismatch" // entity's blueprint key disagrees with its folder
 	CodeDuplicateID     = "duplicate-identifier"
