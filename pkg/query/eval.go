@@ -236,14 +236,18 @@ func (ev *evaluator) items(r *Rule, e *catalog.Entity) ([]IndexValue, error) {
 			if ev.env.ScorecardRule == nil {
 				return nil, ErrNoScorecards
 			}
-			s, _ := ev.env.ScorecardRule(e, r.Scorecard, r.ScorecardRule)
-			return text(s), nil
+			if s, ok := ev.env.ScorecardRule(e, r.Scorecard, r.ScorecardRule); ok {
+				return text(s), nil
+			}
+			return nil, nil
 		}
 		if ev.env.Scorecard == nil {
 			return nil, ErrNoScorecards
 		}
-		s, _ := ev.env.Scorecard(e, r.Scorecard)
-		return text(s), nil
+		if s, ok := ev.env.Scorecard(e, r.Scorecard); ok {
+			return text(s), nil
+		}
+		return nil, nil
 	case KindRelation:
 		targets := e.Relations[r.Relation].Targets
 		var out []IndexValue
