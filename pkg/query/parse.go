@@ -102,7 +102,14 @@ func (p *parser) errf(path string, sentinel error, format string, args ...any) e
 	return &Error{Path: path, Err: fmt.Errorf("%w%s%s", sentinel, sep, fmt.Sprintf(format, args...))}
 }
 
+var plainKey = regexp.MustCompile(`^[A-Za-z0-9_$@-]+$`)
+
+// join appends key to path; keys that are not plain identifiers are quoted
+// so a hostile key cannot fake a path.
 func join(path, key string) string {
+	if !plainKey.MatchString(key) {
+		return fmt.Sprintf("%s[%q]", path, key)
+	}
 	if path == "" {
 		return key
 	}
@@ -132,10 +139,10 @@ func (p *parser) group(path string, m map[string]any, depth int) (*Group, error)
 	case string:
 		g.Combinator = Combinator(strings.ToLower(c))
 		if g.Combinator != And && g.Combinator != Or {
-			return nil, p.errf(join(path, "combinator"), ErrSyntax, "unknown combinator %q (want and or or)", c)
+			return nil, p.errf(join(path, "combinator"), ErrSyntax, `unknown combinator %q (want "and" or "or")`, c)
 		}
 	case nil:
-		return nil, p.errf(join(path, "combinator"), ErrSyntax, "missing (want and or or)")
+		return nil, p.errf(join(path, "combinator"), ErrSyntax, `missing (want "and" or "or")`)
 	default:
 		return nil, p.errf(join(path, "combinator"), ErrSyntax, "want \"and\" or \"or\", got %s", describe(c))
 	}
