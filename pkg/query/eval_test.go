@@ -27,7 +27,7 @@ func smallWorld(tb testing.TB) *world {
 			"relations": map[string]any{"domain": "leaf", "deps": []any{"auth"}}},
 		{"identifier": "auth", "blueprint": "service", "title": "Auth", "team": "gamma",
 			"properties": map[string]any{"lang": nil, "score": 12.5, "active": false, "tags": []any{}, "timer": "2025-03-15T00:00:00Z"},
-			"relations": map[string]any{"domain": "root", "deps": []any{}}},
+			"relations":  map[string]any{"domain": "root", "deps": []any{}}},
 		{"identifier": "d1", "blueprint": "deployment", "properties": map[string]any{"at": "2025-03-14T08:00:00+01:00"},
 			"relations": map[string]any{"service": "pay", "domains": []any{"mid", "root"}}},
 	}
