@@ -132,8 +132,9 @@ func (c *compiler) rule(r *Rule) (string, error) {
 // source is where a rule's items live: a column of e, or rows of a table
 // linked to e.
 type source struct {
-	// column: the item is a column expression of e (NULL when absent).
-	column bool
+	// column: the item is a column expression of e (NULL when absent);
+	// notNull: the column never is.
+	column, notNull bool
 	// from and link select the rows of a multi-valued source; link may
 	// hold ? placeholders whose args are in linkArgs.
 	from, link string
@@ -166,9 +167,9 @@ func (c *compiler) source(r *Rule) source {
 	}
 	switch r.Property {
 	case MetaIdentifier:
-		return source{column: true, str: "e.identifier"}
+		return source{column: true, notNull: true, str: "e.identifier"}
 	case MetaBlueprint:
-		return source{column: true, str: "e.blueprint"}
+		return source{column: true, notNull: true, str: "e.blueprint"}
 	case MetaTitle:
 		return source{column: true, str: "NULLIF(e.title, '')"}
 	case MetaIcon:
@@ -199,10 +200,17 @@ func (c *compiler) comparison(r *Rule) string {
 	src := c.source(r)
 	var sql string
 	if src.column {
-		pred := c.predicate(op, r, src)
-		sql = "IFNULL(" + src.str + " IS NOT NULL AND " + pred + ", 0)"
-		if op == OpIsEmpty {
+		switch {
+		case op == OpIsEmpty:
 			sql = "(" + src.str + " IS NULL)"
+		case src.notNull:
+			// Plain, so SQLite can use the column's index.
+			sql = c.predicate(op, r, src)
+		case src.num != "":
+			// unixepoch() of a bad date is NULL; NOT NULL would be NULL.
+			sql = "IFNULL(" + src.str + " IS NOT NULL AND " + c.predicate(op, r, src) + ", 0)"
+		default:
+			sql = "(" + src.str + " IS NOT NULL AND " + c.predicate(op, r, src) + ")"
 		}
 	} else {
 		pos := op
@@ -232,6 +240,14 @@ func (c *compiler) comparison(r *Rule) string {
 	return sql
 }
 
+// both joins two conditions, dropping a literal true.
+func both(a, b string) string {
+	if a == "1" {
+		return "(" + b + ")"
+	}
+	return "(" + a + " AND " + b + ")"
+}
+
 func typIs(src source, t string) string {
 	if src.typ == "" {
 		if t == "s" {
@@ -255,7 +271,7 @@ func (c *compiler) predicate(op Operator, r *Rule, src source) string {
 		if op == OpIsNotExpired {
 			cmp = " > "
 		}
-		return "(" + typIs(src, "s") + " AND " + src.num + cmp + c.arg(Epoch(c.opts.Now)) + ")"
+		return both(typIs(src, "s"), src.num+cmp+c.arg(Epoch(c.opts.Now)))
 	case OpBetween:
 		from, to := r.Range.bounds(c.opts.Now)
 		t := "s"
@@ -265,7 +281,7 @@ func (c *compiler) predicate(op Operator, r *Rule, src source) string {
 		if src.num == "" {
 			return "0"
 		}
-		return "(" + typIs(src, t) + " AND " + src.num + " BETWEEN " + c.arg(from) + " AND " + c.arg(to) + ")"
+		return both(typIs(src, t), src.num+" BETWEEN "+c.arg(from)+" AND "+c.arg(to))
 	case OpEq, OpIn, OpContainsAny:
 		var strs, dates, nums, bools []any
 		for _, v := range r.Values {
@@ -287,16 +303,16 @@ func (c *compiler) predicate(op Operator, r *Rule, src source) string {
 			}
 		}
 		if len(strs) > 0 {
-			add("(" + typIs(src, "s") + " AND " + src.str + " IN " + c.argList(strs) + ")")
+			add(both(typIs(src, "s"), src.str+" IN "+c.argList(strs)))
 		}
 		if len(dates) > 0 {
-			add("(" + typIs(src, "s") + " AND " + src.num + " IN " + c.argList(dates) + ")")
+			add(both(typIs(src, "s"), src.num+" IN "+c.argList(dates)))
 		}
 		if len(nums) > 0 && src.num != "" {
-			add("(" + typIs(src, "n") + " AND " + src.num + " IN " + c.argList(nums) + ")")
+			add(both(typIs(src, "n"), src.num+" IN "+c.argList(nums)))
 		}
 		if len(bools) > 0 && src.num != "" {
-			add("(" + typIs(src, "b") + " AND " + src.num + " IN " + c.argList(bools) + ")")
+			add(both(typIs(src, "b"), src.num+" IN "+c.argList(bools)))
 		}
 	case OpContains, OpBeginsWith, OpEndsWith:
 		for _, v := range r.Values {
@@ -313,7 +329,7 @@ func (c *compiler) predicate(op Operator, r *Rule, src source) string {
 			default:
 				pat = "%" + pat
 			}
-			add("(" + typIs(src, "s") + " AND " + src.str + " LIKE " + c.arg(pat) + ` ESCAPE '\')`)
+			add(both(typIs(src, "s"), src.str+" LIKE "+c.arg(pat)+` ESCAPE '\'`))
 		}
 	case OpGt, OpGte, OpLt, OpLte:
 		if src.num == "" {
@@ -322,10 +338,10 @@ func (c *compiler) predicate(op Operator, r *Rule, src source) string {
 		for _, v := range r.Values {
 			switch x := v.(type) {
 			case float64:
-				add("(" + typIs(src, "n") + " AND " + src.num + " " + string(op) + " " + c.arg(x) + ")")
+				add(both(typIs(src, "n"), src.num+" "+string(op)+" "+c.arg(x)))
 			case string:
 				if t, isDate := ParseTime(x); isDate {
-					add("(" + typIs(src, "s") + " AND " + src.num + " " + string(op) + " " + c.arg(Epoch(t)) + ")")
+					add(both(typIs(src, "s"), src.num+" "+string(op)+" "+c.arg(Epoch(t))))
 				}
 			}
 		}
