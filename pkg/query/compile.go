@@ -140,6 +140,10 @@ type source struct {
 	from, link string
 	linkArgs   []any
 	idCol      string // the row's entity id column
+	// correlated: probe the rows per entity (EXISTS on the table's
+	// primary key) rather than collect them first; for relations, whose
+	// only other index starts at target_id.
+	correlated bool
 	// typ, str and num are the item's expressions; typ "" means always a
 	// string, num "" means no number (never a date).
 	typ, str, num string
@@ -149,7 +153,7 @@ func (c *compiler) source(r *Rule) source {
 	switch r.Kind {
 	case KindRelation:
 		a := c.alias("r")
-		s := source{from: "relations " + a, idCol: a + ".source_id", link: a + ".relation = ?", linkArgs: []any{r.Relation}, str: a + ".target_identifier"}
+		s := source{correlated: true, from: "relations " + a, idCol: a + ".source_id", link: a + ".relation = ?", linkArgs: []any{r.Relation}, str: a + ".target_identifier"}
 		if r.TargetProperty == MetaTitle {
 			t := c.alias("t")
 			s.from += " JOIN entities " + t + " ON " + t + ".id = " + a + ".target_id"
@@ -229,7 +233,11 @@ func (c *compiler) comparison(r *Rule) string {
 			// Text sources: NULL (a title-less target) is no item.
 			pred = src.str + " IS NOT NULL AND " + pred
 		}
-		sql = fmt.Sprintf("e.id IN (SELECT %s FROM %s WHERE %s AND %s)", src.idCol, src.from, link, pred)
+		if src.correlated {
+			sql = fmt.Sprintf("EXISTS (SELECT 1 FROM %s WHERE %s = e.id AND %s AND %s)", src.from, src.idCol, link, pred)
+		} else {
+			sql = fmt.Sprintf("e.id IN (SELECT %s FROM %s WHERE %s AND %s)", src.idCol, src.from, link, pred)
+		}
 		if op == OpIsEmpty {
 			sql = "NOT " + sql
 		}

@@ -75,9 +75,9 @@
 //   - {scorecard, scorecardRule?, operator, value} compares the entity's
 //     level title in the scorecard, or the rule's status (SUCCESS, FAILURE).
 //
-// Relations count only toward entities that exist, except that a path's
-// last step and relation rules on $identifier compare the identifiers as
-// written.
+// Relations count only toward entities that exist (an applied index has
+// no dangling relations), except that relation rules on $identifier compare
+// the identifiers as written.
 //
 // # Context
 //

@@ -378,21 +378,9 @@ func (ev *evaluator) matchAny(r *Rule, e *catalog.Entity) (bool, error) {
 		}
 		return false, nil
 	}
-	// From e: walk all steps but the last through existing entities, then
-	// compare the last step's target identifiers, which need not resolve.
-	front := ev.walk([]*catalog.Entity{e}, steps[:len(steps)-1])
-	last := steps[len(steps)-1]
-	hops := max(last.MaxHops, 1)
-	for h := 1; h <= hops && len(front) > 0; h++ {
-		for _, x := range front {
-			for _, t := range x.Relations[last.Relation].Targets {
-				if slices.Contains(r.Values, any(t)) {
-					return true, nil
-				}
-			}
-		}
-		if h < hops {
-			front = ev.step(front, last.Relation)
+	for _, x := range ev.walk([]*catalog.Entity{e}, steps) {
+		if slices.Contains(r.Values, any(x.Identifier)) {
+			return true, nil
 		}
 	}
 	return false, nil

@@ -51,7 +51,7 @@ func placeholders(vals []any) frag {
 }
 
 // matchAny compiles a relation path. Without fromBlueprint it walks the
-// path backwards from the wanted identifiers to the entities whose path
+// path backwards from the entities with the wanted identifiers to those whose path
 // reaches them (through the relations_target index); with fromBlueprint it
 // walks forward from the given entities. A maxHops step becomes a
 // recursive CTE bounded by its hop count.
@@ -60,8 +60,11 @@ func (c *compiler) matchAny(r *Rule) string {
 	var set frag
 	if r.Path.FromBlueprint == "" {
 		// cond is the condition on a relation row's target.
+		// Resolving the identifiers first lets SQLite use the
+		// entities_identifier and relations_target indexes.
+		x := c.alias("x")
 		cond := func(a string) frag {
-			return f("%s.target_identifier IN %s", a, placeholders(r.Values))
+			return f("%s.target_id IN (SELECT %s.id FROM entities %s WHERE %s.identifier IN %s)", a, x, x, x, placeholders(r.Values))
 		}
 		for i := len(steps) - 1; i >= 0; i-- {
 			s := steps[i]
