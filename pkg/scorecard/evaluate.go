@@ -1,0 +1,209 @@
+package scorecard
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/berth-dev/berth/pkg/catalog"
+	"github.com/berth-dev/berth/pkg/query"
+)
+
+// Program is a catalog's scorecards with their filters and rules parsed
+// once, ready to evaluate over many entities.
+type Program struct {
+	cards []*card
+}
+
+type card struct {
+	sc         *catalog.Scorecard
+	blueprint  string
+	levels     []string
+	filter     *query.Query
+	rules      []rule
+	exemptions map[exemptKey]catalog.Exemption
+}
+
+type rule struct {
+	def         catalog.ScorecardRule
+	q           *query.Query
+	enforceFrom time.Time
+}
+
+type exemptKey struct{ entity, rule string }
+
+// Compile parses every scorecard's filter and rule queries. A scorecard
+// whose filter or rules do not parse is reported (with the position of the
+// bad rule) and left out; the others compile.
+func Compile(cat *catalog.Catalog) (*Program, catalog.Diagnostics) {
+	p := &Program{}
+	var diags catalog.Diagnostics
+	for _, sc := range cat.Scorecards {
+		c, ds := compileCard(sc)
+		diags = append(diags, ds...)
+		if c != nil {
+			p.cards = append(p.cards, c)
+		}
+	}
+	return p, diags
+}
+
+func compileCard(sc *catalog.Scorecard) (*card, catalog.Diagnostics) {
+	var diags catalog.Diagnostics
+	pos := func(path ...string) catalog.Position {
+		if sc.Doc == nil {
+			return catalog.Position{}
+		}
+		return sc.Doc.Pos(path...)
+	}
+	c := &card{sc: sc, blueprint: sc.ScorecardBlueprint(), levels: sc.LevelTitles(), exemptions: map[exemptKey]catalog.Exemption{}}
+	if sc.Filter != nil {
+		q, err := query.Parse(sc.Filter)
+		if err != nil {
+			diags = append(diags, catalog.Errorf(pos("filter"), catalog.CodeSchema, "scorecard %q: filter: %v", sc.Identifier, err))
+			return nil, diags
+		}
+		c.filter = q
+	}
+	for i, r := range sc.Rules {
+		cr := rule{def: r}
+		if r.Query != nil {
+			q, err := query.Parse(r.Query)
+			if err != nil {
+				diags = append(diags, catalog.Errorf(pos("rules", strconv.Itoa(i), "query"), catalog.CodeSchema,
+					"scorecard %q: rule %s: %v", sc.Identifier, r.Identifier, err))
+				return nil, diags
+			}
+			cr.q = q
+		}
+		if r.EnforceFrom != "" {
+			t, ok := parseDate(r.EnforceFrom)
+			if !ok {
+				diags = append(diags, catalog.Errorf(pos("rules", strconv.Itoa(i), "enforceFrom"), catalog.CodeSchema,
+					"scorecard %q: rule %s: enforceFrom %q is not a date (YYYY-MM-DD or RFC 3339)", sc.Identifier, r.Identifier, r.EnforceFrom))
+				return nil, diags
+			}
+			cr.enforceFrom = t
+		}
+		c.rules = append(c.rules, cr)
+	}
+	for i, ex := range sc.Exemptions {
+		if ex.Expires != "" {
+			if _, ok := parseDate(ex.Expires); !ok {
+				diags = append(diags, catalog.Errorf(pos("exemptions", strconv.Itoa(i), "expires"), catalog.CodeSchema,
+					"scorecard %q: exemption for %s: expires %q is not a date (YYYY-MM-DD or RFC 3339)", sc.Identifier, ex.Entity, ex.Expires))
+				continue
+			}
+		}
+		c.exemptions[exemptKey{ex.Entity, ex.Rule}] = ex
+	}
+	return c, diags
+}
+
+// Evaluation holds results per entity and scorecard identifier.
+type Evaluation struct {
+	Results map[catalog.EntityKey]map[string]Result
+	// Now is the time the evaluation was made for (exemptions, deadlines).
+	Now time.Time
+}
+
+// Options configure Evaluate.
+type Options struct {
+	// Now is the evaluation time for exemptions, enforceFrom and date
+	// presets; zero means time.Now().
+	Now time.Time
+	// Property supplies computed property values (calculation, mirror,
+	// aggregation) before stored ones are read.
+	Property func(e *catalog.Entity, key string) (any, bool)
+	// Only, when non-nil, limits evaluation to these entities.
+	Only map[catalog.EntityKey]bool
+}
+
+// Evaluate scores every entity of each scorecard's blueprint that matches
+// its filter. A rule that cannot be evaluated fails, with the reason in its
+// result. Evaluate stops early only when ctx ends.
+func (p *Program) Evaluate(ctx context.Context, cat *catalog.Catalog, opts Options) (*Evaluation, error) {
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	env := &query.Env{Catalog: cat, Now: now, Property: opts.Property}
+	ev := &Evaluation{Results: map[catalog.EntityKey]map[string]Result{}, Now: now}
+	for i, e := range cat.Entities {
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if opts.Only != nil && !opts.Only[e.Key()] {
+			continue
+		}
+		for _, c := range p.cards {
+			if c.blueprint != e.Blueprint {
+				continue
+			}
+			r, scored := c.evaluate(env, e, now)
+			if !scored {
+				continue
+			}
+			m := ev.Results[e.Key()]
+			if m == nil {
+				m = map[string]Result{}
+				ev.Results[e.Key()] = m
+			}
+			m[c.sc.Identifier] = r
+		}
+	}
+	return ev, nil
+}
+
+// evaluate scores one entity; scored is false when the filter excludes it.
+func (c *card) evaluate(env *query.Env, e *catalog.Entity, now time.Time) (res Result, scored bool) {
+	if c.filter != nil {
+		ok, err := c.filter.Eval(env, e)
+		if err != nil || !ok {
+			return Result{}, false
+		}
+	}
+	res = Result{Scorecard: c.sc.Identifier, Rules: make([]RuleResult, 0, len(c.rules))}
+	for _, r := range c.rules {
+		rr := RuleResult{Identifier: r.def.Identifier, Level: r.def.Level, Status: Success}
+		if r.q != nil {
+			ok, err := r.q.Eval(env, e)
+			if err != nil {
+				rr.Error = err.Error()
+			}
+			if !ok {
+				rr.Status = Failure
+			}
+		}
+		if rr.Status == Failure {
+			if ex, ok := c.exemptions[exemptKey{e.Identifier, r.def.Identifier}]; ok && !expired(ex, now) {
+				rr.Status, rr.Exempt, rr.Reason = Success, true, exemptionReason(ex)
+			} else if !r.enforceFrom.IsZero() && now.Before(r.enforceFrom) {
+				rr.NotEnforced = true
+				rr.Reason = fmt.Sprintf("enforced from %s", r.enforceFrom.Format(time.DateOnly))
+			}
+		}
+		res.Rules = append(res.Rules, rr)
+	}
+	res.LevelIndex = level(c.levels, res.Rules)
+	res.Level = c.levels[res.LevelIndex]
+	return res, true
+}
+
+func expired(ex catalog.Exemption, now time.Time) bool {
+	if ex.Expires == "" {
+		return false
+	}
+	t, ok := parseDate(ex.Expires)
+	return ok && !now.Before(t)
+}
+
+func exemptionReason(ex catalog.Exemption) string {
+	if ex.Expires == "" {
+		return "exempt: " + ex.Reason
+	}
+	return fmt.Sprintf("exempt until %s: %s", ex.Expires, ex.Reason)
+}

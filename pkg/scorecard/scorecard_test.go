@@ -1,0 +1,201 @@
+package scorecard_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/berth-dev/berth/pkg/catalog"
+	"github.com/berth-dev/berth/pkg/scorecard"
+	"github.com/google/go-cmp/cmp"
+)
+
+const blueprint = `
+identifier: service
+schema:
+  properties:
+    a: {type: boolean}
+    b: {type: boolean}
+    c: {type: boolean}
+    lifecycle: {type: string}
+`
+
+// build loads a catalog from YAML files and fails the test on any error.
+func build(tb testing.TB, files map[string]string) *catalog.Catalog {
+	tb.Helper()
+	fsys := fstest.MapFS{}
+	for name, data := range files {
+		fsys[name] = &fstest.MapFile{Data: []byte(data)}
+	}
+	cat, err := catalog.Load(context.Background(), fsys, catalog.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	diags := append(cat.Diagnostics(), cat.Build()...)
+	diags = append(diags, cat.Check()...)
+	if diags.HasErrors() {
+		tb.Fatalf("catalog errors: %v", diags)
+	}
+	return cat
+}
+
+func rule(id, level, prop string) string {
+	return fmt.Sprintf("  - {identifier: %s, level: %s, query: {combinator: and, conditions: [{property: %s, operator: \"=\", value: true}]}}\n", id, level, prop)
+}
+
+func evaluate(tb testing.TB, cat *catalog.Catalog, now time.Time) *scorecard.Evaluation {
+	tb.Helper()
+	p, diags := scorecard.Compile(cat)
+	if len(diags) > 0 {
+		tb.Fatalf("compile: %v", diags)
+	}
+	ev, err := p.Evaluate(context.Background(), cat, scorecard.Options{Now: now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ev
+}
+
+func TestEvaluate_Levels(t *testing.T) {
+	defaultRules := rule("ra", "Bronze", "a") + rule("rb", "Silver", "b") + rule("rc", "Gold", "c")
+	tests := []struct {
+		name    string
+		card    string
+		props   string
+		want    string
+		failing []string
+	}{
+		{"AllPass", "rules:\n" + defaultRules, "{a: true, b: true, c: true}", "Gold", nil},
+		{"NonePass", "rules:\n" + defaultRules, "{a: false, b: false, c: false}", "Basic", []string{"ra", "rb", "rc"}},
+		{"FailingBronzePassingSilverIsBasic", "rules:\n" + defaultRules, "{a: false, b: true, c: true}", "Basic", []string{"ra"}},
+		{"BronzeOnly", "rules:\n" + defaultRules, "{a: true, b: false, c: true}", "Bronze", []string{"rb"}},
+		{"AbsentPropertyFails", "rules:\n" + defaultRules, "{a: true, b: true}", "Silver", []string{"rc"}},
+		{"NoRulesIsTop", "rules: []\n", "{}", "Gold", nil},
+		{"EmptyLevelInBetween", "rules:\n" + rule("ra", "Bronze", "a") + rule("rc", "Gold", "c"), "{a: true, c: false}", "Silver", []string{"rc"}},
+		{"RulesOnEveryLevel", "rules:\n" + rule("ra", "Bronze", "a") + rule("ra2", "Bronze", "b") + rule("rs", "Silver", "c") + rule("rg", "Gold", "a"), "{a: true, b: false, c: true}", "Basic", []string{"ra2"}},
+		{"CustomLevels", "levels: [{title: Red, color: red}, {title: Amber}, {title: Green}]\nrules:\n" + rule("r1", "Amber", "a") + rule("r2", "Green", "b"), "{a: true, b: false}", "Amber", []string{"r2"}},
+		{"CustomLevelsTop", "levels: [{title: Red}, {title: Amber}, {title: Green}]\nrules:\n" + rule("r1", "Amber", "a") + rule("r2", "Green", "b"), "{a: true, b: true}", "Green", nil},
+		{"NotCondition", "rules:\n  - {identifier: n, level: Bronze, query: {combinator: and, conditions: [{not: true, property: a, operator: \"=\", value: true}]}}\n", "{a: false}", "Gold", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cat := build(t, map[string]string{
+				"blueprints/service.yaml": blueprint,
+				"scorecards/card.yaml":    "identifier: card\nblueprint: service\n" + tt.card,
+				"entities/service/x.yaml": "identifier: x\nproperties: " + tt.props + "\n",
+			})
+			ev := evaluate(t, cat, time.Now())
+			r, ok := ev.Results[catalog.EntityKey{Blueprint: "service", Identifier: "x"}]["card"]
+			if !ok {
+				t.Fatal("entity not scored")
+			}
+			if r.Level != tt.want {
+				t.Errorf("level = %s, want %s (rules %+v)", r.Level, tt.want, r.Rules)
+			}
+			if diff := cmp.Diff(tt.failing, r.Failing()); diff != "" {
+				t.Errorf("failing (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestEvaluate_Filter(t *testing.T) {
+	cat := build(t, map[string]string{
+		"blueprints/service.yaml": blueprint,
+		"scorecards/card.yaml": `identifier: card
+filter:
+  combinator: and
+  rules:
+    - {property: $blueprint, operator: "=", value: service}
+    - {property: lifecycle, operator: in, value: [Production, Staging]}
+rules:
+` + rule("ra", "Bronze", "a"),
+		"entities/service/all.yaml": `
+- {identifier: prod, properties: {lifecycle: Production, a: true}}
+- {identifier: dev, properties: {lifecycle: Development, a: true}}
+- {identifier: none, properties: {}}
+`,
+	})
+	ev := evaluate(t, cat, time.Now())
+	var scored []string
+	for k := range ev.Results {
+		scored = append(scored, k.Identifier)
+	}
+	if diff := cmp.Diff([]string{"prod"}, scored); diff != "" {
+		t.Errorf("scored entities (-want +got):\n%s", diff)
+	}
+}
+
+func TestEvaluate_ExemptionsAndDeadlines(t *testing.T) {
+	cat := build(t, map[string]string{
+		"blueprints/service.yaml": blueprint,
+		"scorecards/card.yaml": `identifier: card
+blueprint: service
+rules:
+` + rule("ra", "Bronze", "a") + `  - {identifier: rb, level: Silver, enforceFrom: "2026-06-01", query: {combinator: and, conditions: [{property: b, operator: "=", value: true}]}}
+exemptions:
+  - {entity: x, rule: ra, reason: legacy service being retired, expires: "2026-03-01"}
+`,
+		"entities/service/x.yaml": "identifier: x\nproperties: {a: false, b: false}\n",
+	})
+	key := catalog.EntityKey{Blueprint: "service", Identifier: "x"}
+	tests := []struct {
+		at        string
+		level     string
+		exempt    bool
+		enforcing bool
+	}{
+		{"2026-01-15", "Gold", true, false},   // exempt from ra; rb not yet enforced
+		{"2026-04-15", "Basic", false, false}, // exemption expired mid-history
+		{"2026-07-01", "Basic", false, true},  // rb now enforced too
+	}
+	for _, tt := range tests {
+		t.Run(tt.at, func(t *testing.T) {
+			now, _ := time.Parse(time.DateOnly, tt.at)
+			r := evaluate(t, cat, now).Results[key]["card"]
+			if r.Level != tt.level {
+				t.Errorf("level = %s, want %s: %+v", r.Level, tt.level, r.Rules)
+			}
+			if r.Rules[0].Exempt != tt.exempt {
+				t.Errorf("exempt = %v, want %v", r.Rules[0].Exempt, tt.exempt)
+			}
+			if tt.exempt && !strings.Contains(r.Rules[0].Reason, "legacy service") {
+				t.Errorf("reason = %q", r.Rules[0].Reason)
+			}
+			if r.Rules[1].Status != scorecard.Failure || r.Rules[1].NotEnforced == tt.enforcing {
+				t.Errorf("rb = %+v, want FAILURE with NotEnforced=%v", r.Rules[1], !tt.enforcing)
+			}
+		})
+	}
+}
+
+func TestDiff(t *testing.T) {
+	files := func(a, b string) map[string]string {
+		return map[string]string{
+			"blueprints/service.yaml": blueprint,
+			"scorecards/card.yaml":    "identifier: card\nblueprint: service\nrules:\n" + rule("ra", "Bronze", "a") + rule("rb", "Silver", "b"),
+			"entities/service/x.yaml": "identifier: x\nproperties: " + a + "\n",
+			"entities/service/y.yaml": "identifier: y\nproperties: " + b + "\n",
+		}
+	}
+	now := time.Now()
+	base := evaluate(t, build(t, files("{a: true, b: true}", "{a: false}")), now)
+	head := evaluate(t, build(t, files("{a: true, b: false}", "{a: true}")), now)
+	got := scorecard.Diff(base, head)
+	want := []scorecard.Change{
+		{Entity: catalog.EntityKey{Blueprint: "service", Identifier: "x"}, Scorecard: "card", From: "Gold", To: "Bronze", FromIndex: 3, ToIndex: 1, NewlyFail: []string{"rb"}},
+		{Entity: catalog.EntityKey{Blueprint: "service", Identifier: "y"}, Scorecard: "card", From: "Basic", To: "Bronze", FromIndex: 0, ToIndex: 1, NewlyPass: []string{"ra"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Diff (-want +got):\n%s", diff)
+	}
+	if got[0].Direction() != -1 || got[1].Direction() != 1 {
+		t.Errorf("directions %d %d", got[0].Direction(), got[1].Direction())
+	}
+	if len(scorecard.Diff(head, head)) != 0 {
+		t.Error("an evaluation differs from itself")
+	}
+}
