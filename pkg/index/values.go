@@ -100,6 +100,13 @@ type value struct {
 // per item for an array (idx 0..n-1, null items skipped), else one with
 // idx -1.
 func flatten(out []value, key string, v any) ([]value, error) {
+	if strs, ok := v.([]string); ok {
+		for i, s := range strs {
+			row, _ := scalar(key, i, s) // strings always convert
+			out = append(out, row)
+		}
+		return out, nil
+	}
 	if arr, ok := v.([]any); ok {
 		for i, item := range arr {
 			if item == nil {
