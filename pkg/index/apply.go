@@ -158,6 +158,9 @@ func (db *DB) Apply(ctx context.Context, info RevisionInfo, snap Snapshot) (res 
 	if err := a.resolve(); err != nil {
 		return res, err
 	}
+	if err := a.restoreIndexes(); err != nil {
+		return res, err
+	}
 	res = a.res
 	res.RevisionID = revID
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM entities").Scan(&res.Entities); err != nil {

@@ -13,7 +13,8 @@ import (
 // scoreStmts are prepared on first use: most revisions of a catalog without
 // scorecards never need them.
 type scoreStmts struct {
-	oldCards, delResults, delRules, insResult, insRule, lastHistory, insHistory *sql.Stmt
+	oldCards, delResults, delRules, lastHistory *sql.Stmt
+	results, rules, history                     *batch
 }
 
 func (a *applier) scoreStatements() (*scoreStmts, error) {
@@ -21,6 +22,7 @@ func (a *applier) scoreStatements() (*scoreStmts, error) {
 		return a.ss, nil
 	}
 	ss := &scoreStmts{}
+	var err error
 	for _, p := range []struct {
 		dst **sql.Stmt
 		sql string
@@ -28,21 +30,29 @@ func (a *applier) scoreStatements() (*scoreStmts, error) {
 		{&ss.oldCards, "SELECT scorecard FROM scorecard_results WHERE entity_id = ?"},
 		{&ss.delResults, "DELETE FROM scorecard_results WHERE entity_id = ?"},
 		{&ss.delRules, "DELETE FROM scorecard_rule_results WHERE entity_id = ?"},
-		{&ss.insResult, `INSERT OR REPLACE INTO scorecard_results (entity_id, scorecard, level, level_index, passed, total)
-			VALUES (?,?,?,?,?,?)`},
-		{&ss.insRule, `INSERT OR REPLACE INTO scorecard_rule_results (entity_id, scorecard, rule, status, exempt)
-			VALUES (?,?,?,?,?)`},
 		{&ss.lastHistory, `SELECT level, failing_rules FROM scorecard_history
 			WHERE blueprint = ? AND identifier = ? AND scorecard = ? ORDER BY revision_id DESC LIMIT 1`},
-		{&ss.insHistory, `INSERT INTO scorecard_history (blueprint, identifier, scorecard, revision_id, commit_hash,
-			level, failing_rules, at) VALUES (?,?,?,?,?,?,?,?)`},
 	} {
-		st, err := a.tx.PrepareContext(a.ctx, p.sql)
-		if err != nil {
-			return nil, fmt.Errorf("prepare: %w", err)
+		if *p.dst, err = a.prepare(p.sql); err != nil {
+			return nil, err
 		}
-		*p.dst = st
-		a.stmts = append(a.stmts, st)
+	}
+	for _, b := range []struct {
+		dst   **batch
+		name  string
+		width int
+		query func(int) string
+	}{
+		{&ss.results, "scorecard results", 6, insertRows(`INSERT OR REPLACE INTO scorecard_results (entity_id,
+			scorecard, level, level_index, passed, total)`, 6, "")},
+		{&ss.rules, "scorecard rule results", 5, insertRows(`INSERT OR REPLACE INTO scorecard_rule_results
+			(entity_id, scorecard, rule, status, exempt)`, 5, "")},
+		{&ss.history, "scorecard history", 8, insertRows(`INSERT INTO scorecard_history (blueprint, identifier,
+			scorecard, revision_id, commit_hash, level, failing_rules, at)`, 8, "")},
+	} {
+		if *b.dst, err = a.newBatch(b.name, b.width, b.query); err != nil {
+			return nil, err
+		}
 	}
 	a.ss = ss
 	return ss, nil
@@ -104,14 +114,24 @@ func (a *applier) scores() error {
 		}
 		cur := make(map[string]historyState, len(es.Results))
 		for _, r := range es.Results {
-			if _, err := ss.insResult.ExecContext(a.ctx, id, r.Scorecard, r.Level, r.LevelIndex, r.Passed,
-				r.Total); err != nil {
-				return fmt.Errorf("insert score %s of %s/%s: %w", r.Scorecard, k.Blueprint, k.Identifier, err)
-			}
+			b := ss.results
+			b.start()
+			b.int(id)
+			b.str(r.Scorecard)
+			b.str(r.Level)
+			b.int(int64(r.LevelIndex))
+			b.int(int64(r.Passed))
+			b.int(int64(r.Total))
+			b.end()
 			for _, rr := range r.Rules {
-				if _, err := ss.insRule.ExecContext(a.ctx, id, r.Scorecard, rr.Rule, rr.Status, rr.Exempt); err != nil {
-					return fmt.Errorf("insert rule %s of %s/%s: %w", rr.Rule, k.Blueprint, k.Identifier, err)
-				}
+				b := ss.rules
+				b.start()
+				b.int(id)
+				b.str(r.Scorecard)
+				b.str(rr.Rule)
+				b.str(rr.Status)
+				b.int(boolInt(rr.Exempt))
+				b.end()
 			}
 			cur[r.Scorecard] = historyState{level: r.Level, failing: failingRules(r.Rules)}
 		}
@@ -130,8 +150,18 @@ func (a *applier) scores() error {
 				return err
 			}
 		}
+		if err := a.flushIfFull(); err != nil {
+			return err
+		}
 	}
-	return nil
+	return a.flush()
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (a *applier) oldScorecards(id int64) ([]string, error) {
@@ -166,10 +196,17 @@ func (a *applier) history(k catalog.EntityKey, scorecard string, st historyState
 	if last == st {
 		return nil
 	}
-	if _, err := a.ss.insHistory.ExecContext(a.ctx, k.Blueprint, k.Identifier, scorecard, a.revID, a.commit,
-		st.level, st.failing, a.at); err != nil {
-		return fmt.Errorf("insert history of %s/%s: %w", k.Blueprint, k.Identifier, err)
-	}
+	b := a.ss.history
+	b.start()
+	b.str(k.Blueprint)
+	b.str(k.Identifier)
+	b.str(scorecard)
+	b.int(a.revID)
+	b.str(a.commit)
+	b.str(st.level)
+	b.str(st.failing)
+	b.any(a.at)
+	b.end()
 	a.res.History++
 	return nil
 }

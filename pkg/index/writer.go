@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/berth-dev/berth/pkg/catalog"
 )
@@ -33,14 +34,19 @@ type applier struct {
 	// empty is set when the index held no entities: no lookups needed.
 	empty      bool
 	hasHistory bool
+	// dropped holds the CREATE statements of the secondary indexes a bulk
+	// load dropped, to build again once the rows are in.
+	dropped []string
 
-	vals  []value
-	stmts []*sql.Stmt
-	ss    *scoreStmts
+	// nextID is the id the next new entity gets.
+	nextID int64
 
-	lookup, insEntity, updEntity                      *sql.Stmt
-	delValues, delTeams, delRels, delEntity, nullRefs *sql.Stmt
-	insValue, insTeam, insRel                         *sql.Stmt
+	stmts   []*sql.Stmt
+	ss      *scoreStmts
+	batches []*batch // in flush order: parents before children
+
+	lookup, delEntity, nullRefs               *sql.Stmt
+	bClear, bEntities, bValues, bTeams, bRels *batch
 }
 
 type existingEntity struct {
@@ -62,40 +68,88 @@ func newApplier(ctx context.Context, tx *sql.Tx, snap *Snapshot) (*applier, erro
 		}
 		a.targets[b.Identifier] = m
 	}
-	prep := []struct {
+	var err error
+	for _, p := range []struct {
 		dst **sql.Stmt
 		sql string
 	}{
 		{&a.lookup, "SELECT id, coalesce(blob_hash, '') FROM entities WHERE blueprint = ? AND identifier = ?"},
-		{&a.insEntity, `INSERT INTO entities (blueprint, identifier, title, icon, created_at, updated_at,
-			created_by, updated_by, file, line, blob_hash, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`},
-		{&a.updEntity, `UPDATE entities SET title = ?, icon = ?, created_at = ?, updated_at = ?, created_by = ?,
-			updated_by = ?, file = ?, line = ?, blob_hash = ?, doc = ? WHERE id = ?`},
-		{&a.delValues, "DELETE FROM entity_values WHERE entity_id = ?"},
-		{&a.delTeams, "DELETE FROM entity_teams WHERE entity_id = ?"},
-		{&a.delRels, "DELETE FROM relations WHERE source_id = ?"},
 		{&a.delEntity, "DELETE FROM entities WHERE id = ?"},
 		{&a.nullRefs, "UPDATE relations SET target_id = NULL WHERE target_id = ?"},
-		{&a.insValue, "INSERT INTO entity_values (entity_id, key, idx, typ, str, num) VALUES (?,?,?,?,?,?)"},
-		{&a.insTeam, "INSERT OR IGNORE INTO entity_teams (entity_id, team) VALUES (?,?)"},
-		{&a.insRel, `INSERT OR IGNORE INTO relations (source_id, relation, target_blueprint, target_identifier,
-			target_id) VALUES (?,?,?,?, (SELECT id FROM entities WHERE blueprint = ? AND identifier = ?))`},
-	}
-	for _, p := range prep {
-		st, err := tx.PrepareContext(ctx, p.sql)
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("prepare: %w", err), a.close())
+	} {
+		if *p.dst, err = a.prepare(p.sql); err != nil {
+			return nil, errors.Join(err, a.close())
 		}
-		*p.dst = st
-		a.stmts = append(a.stmts, st)
+	}
+	for _, b := range []struct {
+		dst     **batch
+		name    string
+		width   int
+		queries []func(int) string
+	}{
+		{&a.bClear, "cleared entities", 1, []func(int) string{
+			inList("DELETE FROM entity_values WHERE entity_id IN"),
+			inList("DELETE FROM entity_teams WHERE entity_id IN"),
+			inList("DELETE FROM relations WHERE source_id IN"),
+		}},
+		{&a.bEntities, "entities", 13, []func(int) string{insertRows(`INSERT INTO entities (id, blueprint, identifier,
+			title, icon, created_at, updated_at, created_by, updated_by, file, line, blob_hash, doc)`, 13, `
+			ON CONFLICT (id) DO UPDATE SET title = excluded.title, icon = excluded.icon,
+			created_at = excluded.created_at, updated_at = excluded.updated_at, created_by = excluded.created_by,
+			updated_by = excluded.updated_by, file = excluded.file, line = excluded.line,
+			blob_hash = excluded.blob_hash, doc = excluded.doc`)}},
+		{&a.bValues, "entity values", 6, []func(int) string{
+			insertRows("INSERT INTO entity_values (entity_id, key, idx, typ, str, num)", 6, "")}},
+		{&a.bTeams, "entity teams", 2, []func(int) string{
+			insertRows("INSERT OR IGNORE INTO entity_teams (entity_id, team)", 2, "")}},
+		// Relations start unresolved; resolve fills target_id once every
+		// entity of the revision is in.
+		{&a.bRels, "relations", 4, []func(int) string{insertRows(`INSERT OR IGNORE INTO relations (source_id,
+			relation, target_blueprint, target_identifier)`, 4, "")}},
+	} {
+		if *b.dst, err = a.newBatch(b.name, b.width, b.queries...); err != nil {
+			return nil, errors.Join(err, a.close())
+		}
 	}
 	if err := tx.QueryRowContext(ctx, "SELECT NOT EXISTS (SELECT 1 FROM entities)").Scan(&a.empty); err != nil {
+		return nil, errors.Join(err, a.close())
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) + 1 FROM entities").Scan(&a.nextID); err != nil {
 		return nil, errors.Join(err, a.close())
 	}
 	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM scorecard_history)").Scan(&a.hasHistory); err != nil {
 		return nil, errors.Join(err, a.close())
 	}
 	return a, nil
+}
+
+func (a *applier) prepare(q string) (*sql.Stmt, error) {
+	st, err := a.tx.PrepareContext(a.ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	a.stmts = append(a.stmts, st)
+	return st, nil
+}
+
+// flush writes every batch, parents first.
+func (a *applier) flush() error {
+	for _, b := range a.batches {
+		if err := b.flush(a.ctx, a.tx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flushIfFull flushes when any batch has grown past its size.
+func (a *applier) flushIfFull() error {
+	for _, b := range a.batches {
+		if b.full() {
+			return a.flush()
+		}
+	}
+	return nil
 }
 
 func (a *applier) close() error {
@@ -130,6 +184,11 @@ func (a *applier) find(k catalog.EntityKey) (existingEntity, bool, error) {
 // entities applies deletes, then upserts, then (for a Full snapshot) deletes
 // whatever the snapshot left out.
 func (a *applier) entities() error {
+	if a.empty && len(a.snap.Upserts) >= bulkLoad {
+		if err := a.dropIndexes(); err != nil {
+			return err
+		}
+	}
 	if a.snap.Full && !a.empty {
 		if err := a.loadExisting(); err != nil {
 			return err
@@ -148,10 +207,11 @@ func (a *applier) entities() error {
 		}
 		delete(a.existing, k)
 	}
-	for _, u := range a.snap.Upserts {
-		if err := a.upsert(u); err != nil {
-			return err
-		}
+	if err := pipeline(a.ctx, a.snap.Upserts, a.write); err != nil {
+		return err
+	}
+	if err := a.flush(); err != nil {
+		return err
 	}
 	if a.snap.Full {
 		for k, e := range a.existing {
@@ -163,7 +223,7 @@ func (a *applier) entities() error {
 			}
 		}
 	}
-	return nil
+	return a.flush()
 }
 
 func (a *applier) loadExisting() error {
@@ -183,95 +243,121 @@ func (a *applier) loadExisting() error {
 	return errors.Join(rows.Err(), rows.Close())
 }
 
-func (a *applier) upsert(u Upsert) error {
+// prepared is an upsert encoded for writing: everything that needs no
+// database, so that it can run beside the writer.
+type prepared struct {
+	e    *catalog.Entity
+	doc  string
+	hash string
+	vals []value
+	file string
+	line int
+}
+
+// prepare encodes an upsert. It reads nothing of the applier: pipeline runs
+// it on other goroutines.
+func prepare(u Upsert) (prepared, error) {
 	e := u.Entity
 	if e == nil {
-		return errors.New("upsert without an entity")
+		return prepared{}, errors.New("upsert without an entity")
 	}
-	k := e.Key()
 	props := properties(e, u.Computed)
 	doc, hash, err := encodeEntity(e, props)
 	if err != nil {
-		return err
+		return prepared{}, err
+	}
+	p := prepared{e: e, doc: string(doc), hash: hash}
+	for key, v := range props {
+		if p.vals, err = flatten(p.vals, key, v); err != nil {
+			return prepared{}, fmt.Errorf("entity %s/%s: %w", e.Blueprint, e.Identifier, err)
+		}
+	}
+	if e.Doc != nil {
+		pos := e.Doc.Pos()
+		p.file, p.line = pos.File, pos.Line
+	}
+	return p, nil
+}
+
+// write adds a prepared upsert to the batches, unless the index already
+// holds it unchanged.
+func (a *applier) write(p prepared) error {
+	e := p.e
+	k := e.Key()
+	if _, dup := a.ids[k]; dup {
+		return fmt.Errorf("entity %s/%s upserted twice", k.Blueprint, k.Identifier)
 	}
 	old, found, err := a.find(k)
 	if err != nil {
 		return err
 	}
-	if found && old.hash == hash {
+	if found && old.hash == p.hash {
 		a.ids[k] = old.id
 		a.res.Unchanged++
 		return nil
 	}
-	var file string
-	var line int
-	if e.Doc != nil {
-		p := e.Doc.Pos()
-		file, line = p.File, p.Line
-	}
-	m := e.Meta
 	id := old.id
 	if found {
-		if _, err := a.updEntity.ExecContext(a.ctx, nullString(e.Title), nullString(e.Icon),
-			formatTime(m.CreatedAt), formatTime(m.UpdatedAt), nullString(m.CreatedBy), nullString(m.UpdatedBy),
-			file, line, hash, doc, id); err != nil {
-			return fmt.Errorf("update entity %s/%s: %w", k.Blueprint, k.Identifier, err)
-		}
-		if !a.fresh[id] {
-			for _, st := range []*sql.Stmt{a.delValues, a.delTeams, a.delRels} {
-				if _, err := st.ExecContext(a.ctx, id); err != nil {
-					return fmt.Errorf("clear entity %s/%s: %w", k.Blueprint, k.Identifier, err)
-				}
-			}
-		}
+		a.bClear.start()
+		a.bClear.int(id)
+		a.bClear.end()
 		a.res.Updated++
 	} else {
-		r, err := a.insEntity.ExecContext(a.ctx, k.Blueprint, k.Identifier, nullString(e.Title), nullString(e.Icon),
-			formatTime(m.CreatedAt), formatTime(m.UpdatedAt), nullString(m.CreatedBy), nullString(m.UpdatedBy),
-			file, line, hash, doc)
-		if err != nil {
-			return fmt.Errorf("insert entity %s/%s: %w", k.Blueprint, k.Identifier, err)
-		}
-		if id, err = r.LastInsertId(); err != nil {
-			return err
-		}
+		id = a.nextID
+		a.nextID++
 		a.fresh[id] = true
 		a.res.Inserted++
 	}
 	a.ids[k] = id
-	return a.children(id, e, props)
-}
 
-// children writes an entity's teams, typed values and relations.
-func (a *applier) children(id int64, e *catalog.Entity, props map[string]any) error {
+	m := e.Meta
+	b := a.bEntities
+	b.start()
+	b.int(id)
+	b.str(k.Blueprint)
+	b.str(k.Identifier)
+	b.strOrNull(e.Title)
+	b.strOrNull(e.Icon)
+	b.any(formatTime(m.CreatedAt))
+	b.any(formatTime(m.UpdatedAt))
+	b.strOrNull(m.CreatedBy)
+	b.strOrNull(m.UpdatedBy)
+	b.str(p.file)
+	b.int(int64(p.line))
+	b.str(p.hash)
+	b.str(p.doc)
+	b.end()
+
 	for _, t := range e.Team {
-		if _, err := a.insTeam.ExecContext(a.ctx, id, t); err != nil {
-			return fmt.Errorf("insert team of %s/%s: %w", e.Blueprint, e.Identifier, err)
-		}
+		a.bTeams.start()
+		a.bTeams.int(id)
+		a.bTeams.str(t)
+		a.bTeams.end()
 	}
-	vals := a.vals[:0]
-	var err error
-	for key, v := range props {
-		if vals, err = flatten(vals, key, v); err != nil {
-			return fmt.Errorf("entity %s/%s: %w", e.Blueprint, e.Identifier, err)
-		}
-	}
-	a.vals = vals
-	for _, v := range vals {
-		if _, err := a.insValue.ExecContext(a.ctx, id, v.key, v.idx, v.typ, v.str, v.num); err != nil {
-			return fmt.Errorf("insert value %s of %s/%s: %w", v.key, e.Blueprint, e.Identifier, err)
-		}
+	b = a.bValues
+	for _, v := range p.vals {
+		b.start()
+		b.int(id)
+		b.str(v.key)
+		b.int(int64(v.idx))
+		b.str(v.typ)
+		b.any(v.str)
+		b.any(v.num)
+		b.end()
 	}
 	targets := a.targets[e.Blueprint]
 	for rel, rv := range e.Relations {
 		tbp := targets[rel]
 		for _, t := range rv.Targets {
-			if _, err := a.insRel.ExecContext(a.ctx, id, rel, tbp, t, tbp, t); err != nil {
-				return fmt.Errorf("insert relation %s of %s/%s: %w", rel, e.Blueprint, e.Identifier, err)
-			}
+			a.bRels.start()
+			a.bRels.int(id)
+			a.bRels.str(rel)
+			a.bRels.str(tbp)
+			a.bRels.str(t)
+			a.bRels.end()
 		}
 	}
-	return nil
+	return a.flushIfFull()
 }
 
 // deleteEntity removes an entity; rows of other entities' relations that
@@ -405,5 +491,54 @@ func (a *applier) dropScorecards() error {
 			}
 		}
 	}
+	return nil
+}
+
+// bulkLoad is the number of entities from which an apply to an empty index
+// drops the secondary indexes and builds them after the rows are in: one
+// sorted build costs far less than keeping them up to date row by row.
+const bulkLoad = 2000
+
+// bulkTables are the tables whose secondary indexes a bulk load rebuilds.
+const bulkTables = "'entities', 'entity_values', 'entity_teams', 'relations', 'scorecard_results', " +
+	"'scorecard_rule_results', 'scorecard_history'"
+
+// dropIndexes drops the secondary indexes of the entity tables, inside the
+// transaction: readers and a crash still see them.
+func (a *applier) dropIndexes() error {
+	rows, err := a.tx.QueryContext(a.ctx, `SELECT name, sql FROM sqlite_master
+		WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (`+bulkTables+`) ORDER BY name`)
+	if err != nil {
+		return fmt.Errorf("list indexes: %w", err)
+	}
+	var names []string
+	for rows.Next() {
+		var name, create string
+		if err := rows.Scan(&name, &create); err != nil {
+			return errors.Join(err, rows.Close())
+		}
+		names = append(names, name)
+		a.dropped = append(a.dropped, create)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("list indexes: %w", err)
+	}
+	for _, n := range names {
+		// Names come from sqlite_master, quoted as identifiers.
+		if _, err := a.tx.ExecContext(a.ctx, `DROP INDEX "`+strings.ReplaceAll(n, `"`, `""`)+`"`); err != nil {
+			return fmt.Errorf("drop index %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// restoreIndexes builds the indexes dropIndexes dropped.
+func (a *applier) restoreIndexes() error {
+	for _, create := range a.dropped {
+		if _, err := a.tx.ExecContext(a.ctx, create); err != nil {
+			return fmt.Errorf("build index: %w", err)
+		}
+	}
+	a.dropped = nil
 	return nil
 }
