@@ -281,6 +281,73 @@ func TestDB_Apply(t *testing.T) {
 		}
 	})
 
+	t.Run("Large", func(t *testing.T) {
+		// Enough entities for the encoding pipeline and for the bulk load
+		// that builds the indexes after the rows.
+		const n = 2500
+		db := openDB(t)
+		indexes := func() (names []string) {
+			t.Helper()
+			if err := db.ReadTx(ctx, func(tx *sql.Tx) error {
+				rows, err := tx.Query("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				for rows.Next() {
+					var s string
+					if err := rows.Scan(&s); err != nil {
+						return err
+					}
+					names = append(names, s)
+				}
+				return rows.Err()
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return names
+		}
+		before := indexes()
+		res := mustApply(t, db, rev(1), snapshot(n, 1))
+		if res.Inserted != n+10 || res.Dangling != 0 {
+			t.Errorf("cold: %+v", res)
+		}
+		if diff := cmp.Diff(before, indexes()); diff != "" {
+			t.Errorf("indexes after a bulk load (-want +got):\n%s", diff)
+		}
+		rels := relations(t, db)
+		if len(rels) != 2*n {
+			t.Errorf("%d relations, want %d", len(rels), 2*n)
+		}
+		for _, r := range rels {
+			if !r.Resolved {
+				t.Fatalf("relation %+v not resolved", r)
+			}
+		}
+		e, err := db.Entity(ctx, "service", "svc-001234")
+		if err != nil || e.ID != 10+1234+1 {
+			t.Errorf("entity ids follow upsert order: %+v, %v", e.ID, err)
+		}
+
+		res = mustApply(t, db, rev(2), snapshot(n, 2))
+		if res.Updated != n || res.Unchanged != 10 {
+			t.Errorf("rebuild: %+v", res)
+		}
+		if v := values(t, db, "service", "svc-002499"); v[10].Num == nil || *v[10].Num != 2 {
+			t.Errorf("rev after rebuild = %+v", v[10])
+		}
+
+		bad := snapshot(n, 3)
+		bad.Upserts[n-5].Entity = nil
+		if _, err := db.Apply(ctx, rev(3), bad); err == nil {
+			t.Fatal("Apply with a nil entity succeeded")
+		}
+		st, err := db.State(ctx)
+		if err != nil || st.Applied.Commit != "c0002" {
+			t.Errorf("state after failed apply = %+v, %v", st.Applied, err)
+		}
+	})
+
 	t.Run("Search", func(t *testing.T) {
 		db := openDB(t)
 		mustApply(t, db, rev(1), snapshot(30, 1))

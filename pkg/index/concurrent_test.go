@@ -68,7 +68,7 @@ func (v revisionView) whole(n int) error {
 func TestDB_ConcurrentReader(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
-	const n = 200
+	const n = 50
 	mustApply(t, db, rev(1), snapshot(n, 1))
 
 	stop := make(chan struct{})

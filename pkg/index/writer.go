@@ -499,9 +499,11 @@ func (a *applier) dropScorecards() error {
 // sorted build costs far less than keeping them up to date row by row.
 const bulkLoad = 2000
 
-// bulkTables are the tables whose secondary indexes a bulk load rebuilds.
+// bulkTables are the tables whose secondary indexes a bulk load rebuilds:
+// those emptied with the entities. Scorecard history outlives entities and
+// keeps its indexes, which the history lookups need.
 const bulkTables = "'entities', 'entity_values', 'entity_teams', 'relations', 'scorecard_results', " +
-	"'scorecard_rule_results', 'scorecard_history'"
+	"'scorecard_rule_results'"
 
 // dropIndexes drops the secondary indexes of the entity tables, inside the
 // transaction: readers and a crash still see them.
