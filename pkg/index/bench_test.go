@@ -13,10 +13,21 @@ import (
 // database side of a cold `berth index`. The 100k case is the issue's
 // scale; `make bench` runs it.
 func BenchmarkApplyCold(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
-		b.Run(fmt.Sprintf("%dk", n/1000), func(b *testing.B) {
+	for _, bc := range []struct {
+		n      int
+		scored bool
+	}{{10_000, false}, {10_000, true}, {100_000, false}} {
+		n := bc.n
+		name := fmt.Sprintf("%dk", n/1000)
+		if bc.scored {
+			name += "-scored"
+		}
+		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
 			s := snapshot(n, 1)
+			if bc.scored {
+				s.Scores = scores(n)
+			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
@@ -63,4 +74,24 @@ func BenchmarkApplyIncremental10(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(10*b.N)/b.Elapsed().Seconds(), "entities/s")
+}
+
+// scores gives every service results on two scorecards of six rules.
+func scores(n int) []index.EntityScores {
+	out := make([]index.EntityScores, n)
+	for i := range n {
+		out[i].Key = key("service", fmt.Sprintf("svc-%06d", i))
+		for _, sc := range []string{"production_readiness", "security_compliance"} {
+			r := index.ScorecardResult{Scorecard: sc, Level: "Silver", LevelIndex: 2, Total: 6, Passed: 5}
+			for j := range 6 {
+				st := "SUCCESS"
+				if j == i%6 {
+					st = "FAILURE"
+				}
+				r.Rules = append(r.Rules, index.RuleResult{Rule: fmt.Sprintf("rule-%d", j), Status: st})
+			}
+			out[i].Results = append(out[i].Results, r)
+		}
+	}
+	return out
 }
