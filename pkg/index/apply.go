@@ -1,0 +1,236 @@
+package index
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/berth-dev/berth/pkg/catalog"
+)
+
+// Status is the outcome of a reconcile attempt.
+type Status string
+
+// Attempt statuses.
+const (
+	// StatusApplied: the revision is in the index.
+	StatusApplied Status = "applied"
+	// StatusFailed: the catalog has errors; the last good revision stays.
+	StatusFailed Status = "failed"
+	// StatusHeld: a guard (mass delete) stopped the revision until allowed.
+	StatusHeld Status = "held"
+	// StatusError: berth could not finish (remote, disk); it will retry.
+	StatusError Status = "error"
+)
+
+// RevisionInfo describes the commit a reconcile attempt was about.
+type RevisionInfo struct {
+	Commit      string
+	Parent      string
+	Author      string
+	Message     string
+	CommittedAt time.Time
+	// ReconciledAt is when the attempt ran; zero means now.
+	ReconciledAt time.Time
+	// Duration is the attempt's whole duration (fetch to apply); zero means
+	// the time Apply itself took.
+	Duration time.Duration
+}
+
+// Snapshot is what one revision changes. Entities are given as a
+// difference (Upserts, Deletes) unless Full is set; the small object sets
+// (blueprints, scorecards, actions, pages, roles) are always complete and
+// replace the ones in the index.
+type Snapshot struct {
+	// Full makes Upserts the whole entity set: every indexed entity not in
+	// it is deleted (a rebuild, e.g. after a force-push).
+	Full bool
+	// Upserts are entities added or changed. Entities whose document and
+	// computed values hash as in the index are skipped.
+	Upserts []Upsert
+	// Deletes are entities removed. A key both deleted and upserted is
+	// re-created.
+	Deletes []catalog.EntityKey
+
+	Blueprints []*catalog.Blueprint
+	Scorecards []*catalog.Scorecard
+	Actions    []*catalog.Action
+	Pages      []*catalog.Page
+	Roles      []*catalog.Role
+
+	// Scores replace the scorecard results of the entities they name
+	// (upserted or already indexed); entities not named keep theirs.
+	// Scorecard history rows are written where a level or the set of
+	// failing rules changed.
+	Scores []EntityScores
+	// Diagnostics (warnings, notices) are recorded with the revision.
+	Diagnostics catalog.Diagnostics
+	// SchemaHash identifies the validation schema the revision passed; the
+	// reconciler compares it to decide whether cached validation holds.
+	SchemaHash string
+}
+
+// Upsert is an entity to write, with its computed property values
+// (calculation, mirror and aggregation), which are indexed like stored ones.
+type Upsert struct {
+	Entity   *catalog.Entity
+	Computed map[string]any
+}
+
+// EntityScores are one entity's scorecard results.
+type EntityScores struct {
+	Key     catalog.EntityKey
+	Results []ScorecardResult
+}
+
+// ScorecardResult is an entity's result on one scorecard.
+type ScorecardResult struct {
+	Scorecard  string
+	Level      string
+	LevelIndex int // 0 is the first (base) level
+	Passed     int
+	Total      int
+	Rules      []RuleResult
+}
+
+// RuleResult is an entity's result on one scorecard rule. An exempt rule
+// counts as passed and says so.
+type RuleResult struct {
+	Rule   string
+	Status string // SUCCESS | FAILURE
+	Exempt bool
+}
+
+// ApplyResult says what Apply did.
+type ApplyResult struct {
+	RevisionID int64
+	Entities   int // entities in the index after the revision
+	Inserted   int
+	Updated    int
+	Unchanged  int // upserts skipped because nothing changed
+	Deleted    int
+	History    int // scorecard history rows written
+	// Dangling counts relations whose target is not in the index; the
+	// reconciler blocks such commits, so this is 0 for a validated catalog.
+	Dangling int
+}
+
+// Apply writes a revision in one transaction: the revision row, its
+// diagnostics, the entity changes, the object sets, scorecard results and
+// history, and the state row pointing at the revision. On error nothing is
+// written and the index keeps the revision it had.
+func (db *DB) Apply(ctx context.Context, info RevisionInfo, snap Snapshot) (res ApplyResult, err error) {
+	start := time.Now()
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return res, fmt.Errorf("apply %s: begin: %w", info.Commit, err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(fmt.Errorf("apply %s: %w", info.Commit, err), tx.Rollback())
+		}
+	}()
+	a, err := newApplier(ctx, tx, &snap)
+	if err != nil {
+		return res, err
+	}
+	defer func() { err = errors.Join(err, a.close()) }()
+
+	revID, err := insertRevision(ctx, tx, info, StatusApplied, "", snap.Diagnostics, start)
+	if err != nil {
+		return res, err
+	}
+	a.revID, a.commit, a.at = revID, info.Commit, formatTime(time.Now())
+	if err := a.entities(); err != nil {
+		return res, err
+	}
+	if db.afterUpserts != nil {
+		db.afterUpserts()
+	}
+	if err := a.objects(); err != nil {
+		return res, err
+	}
+	if err := a.scores(); err != nil {
+		return res, err
+	}
+	if err := a.resolve(); err != nil {
+		return res, err
+	}
+	if err := a.restoreIndexes(); err != nil {
+		return res, err
+	}
+	res = a.res
+	res.RevisionID = revID
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM entities").Scan(&res.Entities); err != nil {
+		return res, err
+	}
+	dur := info.Duration
+	if dur == 0 {
+		dur = time.Since(start)
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE revisions SET entities = ?, duration_ms = ? WHERE id = ?",
+		res.Entities, dur.Milliseconds(), revID); err != nil {
+		return res, err
+	}
+	if _, err := tx.ExecContext(ctx,
+		"UPDATE state SET applied_revision = ?, applied_commit = ?, schema_hash = ? WHERE id = 1",
+		revID, info.Commit, snap.SchemaHash); err != nil {
+		return res, err
+	}
+	if err := pruneAttempts(ctx, tx, db.keepAttempts); err != nil {
+		return res, err
+	}
+	if err := tx.Commit(); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// insertRevision writes an attempt's revision row and diagnostics.
+func insertRevision(ctx context.Context, tx *sql.Tx, info RevisionInfo, status Status, reason string,
+	diags catalog.Diagnostics, start time.Time) (int64, error) {
+	at := info.ReconciledAt
+	if at.IsZero() {
+		at = start
+	}
+	errs, warns := diags.Count()
+	dur := info.Duration
+	if dur == 0 {
+		dur = time.Since(start)
+	}
+	r, err := tx.ExecContext(ctx, `INSERT INTO revisions (commit_hash, parent_hash, author, message, committed_at,
+		reconciled_at, status, reason, duration_ms, errors, warnings) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		info.Commit, nullString(info.Parent), nullString(info.Author), nullString(info.Message),
+		formatTime(info.CommittedAt), formatTime(at), string(status), nullString(reason), dur.Milliseconds(),
+		errs, warns)
+	if err != nil {
+		return 0, fmt.Errorf("insert revision: %w", err)
+	}
+	id, err := r.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	if len(diags) == 0 {
+		return id, nil
+	}
+	st, err := tx.PrepareContext(ctx, `INSERT INTO diagnostics (revision_id, file, line, col, severity, code, message)
+		VALUES (?,?,?,?,?,?,?)`)
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range diags {
+		if _, err := st.ExecContext(ctx, id, d.File, d.Line, d.Col, d.Severity.String(), d.Code, d.Message); err != nil {
+			return 0, errors.Join(fmt.Errorf("insert diagnostic: %w", err), st.Close())
+		}
+	}
+	return id, st.Close()
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

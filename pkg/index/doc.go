@@ -1,0 +1,15 @@
+// Package index keeps berth's SQLite index: the last applied catalog
+// revision, the history of every reconcile attempt and the scorecard history.
+//
+// The schema lives in embedded, numbered migrations (migrations/NNNN_*.sql)
+// applied at Open, each in its own transaction, and tracked by SQLite's
+// user_version. Schema version 1 is the contract with package query, which
+// compiles search rules to SQL over the tables `entities e`, entity_values,
+// relations, entity_teams, scorecard_results and scorecard_rule_results.
+//
+// A DB has one writer connection and a separate pool of read-only
+// connections on the same file in WAL mode, so reads never wait for a
+// revision being applied. Apply writes a whole revision in one transaction:
+// a reader sees the revision before it or the revision after it, never a mix,
+// and a crash mid-apply leaves the index at the revision before.
+package index

@@ -1,0 +1,546 @@
+package index
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/berth-dev/berth/pkg/catalog"
+)
+
+// applier carries one Apply's transaction, prepared statements and
+// bookkeeping.
+type applier struct {
+	ctx  context.Context
+	tx   *sql.Tx
+	snap *Snapshot
+
+	revID  int64
+	commit string
+	at     any
+	res    ApplyResult
+
+	// targets maps blueprint → relation → target blueprint.
+	targets map[string]map[string]string
+	// ids holds the entities upserted in this revision.
+	ids map[catalog.EntityKey]int64
+	// fresh marks entities inserted in this revision: they have no rows to
+	// clear and no results to compare.
+	fresh map[int64]bool
+	// existing holds every indexed entity for a Full snapshot.
+	existing map[catalog.EntityKey]existingEntity
+	// empty is set when the index held no entities: no lookups needed.
+	empty      bool
+	hasHistory bool
+	// dropped holds the CREATE statements of the secondary indexes a bulk
+	// load dropped, to build again once the rows are in.
+	dropped []string
+
+	// nextID is the id the next new entity gets.
+	nextID int64
+
+	stmts   []*sql.Stmt
+	ss      *scoreStmts
+	batches []*batch // in flush order: parents before children
+
+	lookup, delEntity, nullRefs               *sql.Stmt
+	bClear, bEntities, bValues, bTeams, bRels *batch
+}
+
+type existingEntity struct {
+	id   int64
+	hash string
+}
+
+func newApplier(ctx context.Context, tx *sql.Tx, snap *Snapshot) (*applier, error) {
+	a := &applier{
+		ctx: ctx, tx: tx, snap: snap,
+		targets: make(map[string]map[string]string, len(snap.Blueprints)),
+		ids:     make(map[catalog.EntityKey]int64, len(snap.Upserts)),
+		fresh:   make(map[int64]bool),
+	}
+	for _, b := range snap.Blueprints {
+		m := make(map[string]string, len(b.Relations))
+		for k, r := range b.Relations {
+			m[k] = r.Target
+		}
+		a.targets[b.Identifier] = m
+	}
+	var err error
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&a.lookup, "SELECT id, coalesce(blob_hash, '') FROM entities WHERE blueprint = ? AND identifier = ?"},
+		{&a.delEntity, "DELETE FROM entities WHERE id = ?"},
+		{&a.nullRefs, "UPDATE relations SET target_id = NULL WHERE target_id = ?"},
+	} {
+		if *p.dst, err = a.prepare(p.sql); err != nil {
+			return nil, errors.Join(err, a.close())
+		}
+	}
+	for _, b := range []struct {
+		dst     **batch
+		name    string
+		width   int
+		queries []func(int) string
+	}{
+		{&a.bClear, "cleared entities", 1, []func(int) string{
+			inList("DELETE FROM entity_values WHERE entity_id IN"),
+			inList("DELETE FROM entity_teams WHERE entity_id IN"),
+			inList("DELETE FROM relations WHERE source_id IN"),
+		}},
+		{&a.bEntities, "entities", 13, []func(int) string{insertRows(`INSERT INTO entities (id, blueprint, identifier,
+			title, icon, created_at, updated_at, created_by, updated_by, file, line, blob_hash, doc)`, 13, `
+			ON CONFLICT (id) DO UPDATE SET title = excluded.title, icon = excluded.icon,
+			created_at = excluded.created_at, updated_at = excluded.updated_at, created_by = excluded.created_by,
+			updated_by = excluded.updated_by, file = excluded.file, line = excluded.line,
+			blob_hash = excluded.blob_hash, doc = excluded.doc`)}},
+		{&a.bValues, "entity values", 6, []func(int) string{
+			insertRows("INSERT INTO entity_values (entity_id, key, idx, typ, str, num)", 6, "")}},
+		{&a.bTeams, "entity teams", 2, []func(int) string{
+			insertRows("INSERT OR IGNORE INTO entity_teams (entity_id, team)", 2, "")}},
+		// Relations start unresolved; resolve fills target_id once every
+		// entity of the revision is in.
+		{&a.bRels, "relations", 4, []func(int) string{insertRows(`INSERT OR IGNORE INTO relations (source_id,
+			relation, target_blueprint, target_identifier)`, 4, "")}},
+	} {
+		if *b.dst, err = a.newBatch(b.name, b.width, b.queries...); err != nil {
+			return nil, errors.Join(err, a.close())
+		}
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT NOT EXISTS (SELECT 1 FROM entities)").Scan(&a.empty); err != nil {
+		return nil, errors.Join(err, a.close())
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) + 1 FROM entities").Scan(&a.nextID); err != nil {
+		return nil, errors.Join(err, a.close())
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM scorecard_history)").Scan(&a.hasHistory); err != nil {
+		return nil, errors.Join(err, a.close())
+	}
+	return a, nil
+}
+
+func (a *applier) prepare(q string) (*sql.Stmt, error) {
+	st, err := a.tx.PrepareContext(a.ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	a.stmts = append(a.stmts, st)
+	return st, nil
+}
+
+// flush writes every batch, parents first.
+func (a *applier) flush() error {
+	for _, b := range a.batches {
+		if err := b.flush(a.ctx, a.tx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flushIfFull flushes when any batch has grown past its size.
+func (a *applier) flushIfFull() error {
+	for _, b := range a.batches {
+		if b.full() {
+			return a.flush()
+		}
+	}
+	return nil
+}
+
+func (a *applier) close() error {
+	var errs []error
+	for _, st := range a.stmts {
+		errs = append(errs, st.Close())
+	}
+	a.stmts = nil
+	return errors.Join(errs...)
+}
+
+// find returns the indexed id and blob hash of k.
+func (a *applier) find(k catalog.EntityKey) (existingEntity, bool, error) {
+	if id, ok := a.ids[k]; ok {
+		return existingEntity{id: id}, true, nil
+	}
+	switch {
+	case a.existing != nil:
+		e, ok := a.existing[k]
+		return e, ok, nil
+	case a.empty:
+		return existingEntity{}, false, nil
+	}
+	var e existingEntity
+	err := a.lookup.QueryRowContext(a.ctx, k.Blueprint, k.Identifier).Scan(&e.id, &e.hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, false, nil
+	}
+	return e, err == nil, err
+}
+
+// entities applies deletes, then upserts, then (for a Full snapshot) deletes
+// whatever the snapshot left out.
+func (a *applier) entities() error {
+	if a.empty && len(a.snap.Upserts) >= bulkLoad {
+		if err := a.dropIndexes(); err != nil {
+			return err
+		}
+	}
+	if a.snap.Full && !a.empty {
+		if err := a.loadExisting(); err != nil {
+			return err
+		}
+	}
+	for _, k := range a.snap.Deletes {
+		e, ok, err := a.find(k)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if err := a.deleteEntity(e.id, k); err != nil {
+			return err
+		}
+		delete(a.existing, k)
+	}
+	if err := pipeline(a.ctx, a.snap.Upserts, a.write); err != nil {
+		return err
+	}
+	if err := a.flush(); err != nil {
+		return err
+	}
+	if a.snap.Full {
+		for k, e := range a.existing {
+			if _, kept := a.ids[k]; kept {
+				continue
+			}
+			if err := a.deleteEntity(e.id, k); err != nil {
+				return err
+			}
+		}
+	}
+	return a.flush()
+}
+
+func (a *applier) loadExisting() error {
+	rows, err := a.tx.QueryContext(a.ctx, "SELECT id, blueprint, identifier, coalesce(blob_hash, '') FROM entities")
+	if err != nil {
+		return err
+	}
+	a.existing = make(map[catalog.EntityKey]existingEntity)
+	for rows.Next() {
+		var e existingEntity
+		var k catalog.EntityKey
+		if err := rows.Scan(&e.id, &k.Blueprint, &k.Identifier, &e.hash); err != nil {
+			return errors.Join(err, rows.Close())
+		}
+		a.existing[k] = e
+	}
+	return errors.Join(rows.Err(), rows.Close())
+}
+
+// prepared is an upsert encoded for writing: everything that needs no
+// database, so that it can run beside the writer.
+type prepared struct {
+	e    *catalog.Entity
+	doc  string
+	hash string
+	vals []value
+	file string
+	line int
+}
+
+// prepare encodes an upsert. It reads nothing of the applier: pipeline runs
+// it on other goroutines.
+func prepare(u Upsert) (prepared, error) {
+	e := u.Entity
+	if e == nil {
+		return prepared{}, errors.New("upsert without an entity")
+	}
+	props := properties(e, u.Computed)
+	doc, hash, err := encodeEntity(e, props)
+	if err != nil {
+		return prepared{}, err
+	}
+	p := prepared{e: e, doc: string(doc), hash: hash}
+	for key, v := range props {
+		if p.vals, err = flatten(p.vals, key, v); err != nil {
+			return prepared{}, fmt.Errorf("entity %s/%s: %w", e.Blueprint, e.Identifier, err)
+		}
+	}
+	if e.Doc != nil {
+		pos := e.Doc.Pos()
+		p.file, p.line = pos.File, pos.Line
+	}
+	return p, nil
+}
+
+// write adds a prepared upsert to the batches, unless the index already
+// holds it unchanged.
+func (a *applier) write(p prepared) error {
+	e := p.e
+	k := e.Key()
+	if _, dup := a.ids[k]; dup {
+		return fmt.Errorf("entity %s/%s upserted twice", k.Blueprint, k.Identifier)
+	}
+	old, found, err := a.find(k)
+	if err != nil {
+		return err
+	}
+	if found && old.hash == p.hash {
+		a.ids[k] = old.id
+		a.res.Unchanged++
+		return nil
+	}
+	id := old.id
+	if found {
+		a.bClear.start()
+		a.bClear.int(id)
+		a.bClear.end()
+		a.res.Updated++
+	} else {
+		id = a.nextID
+		a.nextID++
+		a.fresh[id] = true
+		a.res.Inserted++
+	}
+	a.ids[k] = id
+
+	m := e.Meta
+	b := a.bEntities
+	b.start()
+	b.int(id)
+	b.str(k.Blueprint)
+	b.str(k.Identifier)
+	b.strOrNull(e.Title)
+	b.strOrNull(e.Icon)
+	b.any(formatTime(m.CreatedAt))
+	b.any(formatTime(m.UpdatedAt))
+	b.strOrNull(m.CreatedBy)
+	b.strOrNull(m.UpdatedBy)
+	b.str(p.file)
+	b.int(int64(p.line))
+	b.str(p.hash)
+	b.str(p.doc)
+	b.end()
+
+	for _, t := range e.Team {
+		a.bTeams.start()
+		a.bTeams.int(id)
+		a.bTeams.str(t)
+		a.bTeams.end()
+	}
+	b = a.bValues
+	for _, v := range p.vals {
+		b.start()
+		b.int(id)
+		b.str(v.key)
+		b.int(int64(v.idx))
+		b.str(v.typ)
+		b.any(v.str)
+		b.any(v.num)
+		b.end()
+	}
+	targets := a.targets[e.Blueprint]
+	for rel, rv := range e.Relations {
+		tbp := targets[rel]
+		for _, t := range rv.Targets {
+			a.bRels.start()
+			a.bRels.int(id)
+			a.bRels.str(rel)
+			a.bRels.str(tbp)
+			a.bRels.str(t)
+			a.bRels.end()
+		}
+	}
+	return a.flushIfFull()
+}
+
+// deleteEntity removes an entity; rows of other entities' relations that
+// pointed at it lose their target id until resolve finds a new one.
+func (a *applier) deleteEntity(id int64, k catalog.EntityKey) error {
+	if err := a.leaveScorecards(id, k); err != nil {
+		return err
+	}
+	if _, err := a.nullRefs.ExecContext(a.ctx, id); err != nil {
+		return fmt.Errorf("delete entity %s/%s: %w", k.Blueprint, k.Identifier, err)
+	}
+	if _, err := a.delEntity.ExecContext(a.ctx, id); err != nil {
+		return fmt.Errorf("delete entity %s/%s: %w", k.Blueprint, k.Identifier, err)
+	}
+	delete(a.ids, k)
+	a.res.Deleted++
+	return nil
+}
+
+// resolve points relation rows at their targets' ids: targets upserted
+// after their source in this revision, and entities re-created under a new
+// id.
+func (a *applier) resolve() error {
+	if _, err := a.tx.ExecContext(a.ctx, `UPDATE relations SET target_id = (SELECT t.id FROM entities t
+		WHERE t.blueprint = relations.target_blueprint AND t.identifier = relations.target_identifier)
+		WHERE target_id IS NULL`); err != nil {
+		return fmt.Errorf("resolve relations: %w", err)
+	}
+	err := a.tx.QueryRowContext(a.ctx, "SELECT count(*) FROM relations WHERE target_id IS NULL").Scan(&a.res.Dangling)
+	if err != nil {
+		return fmt.Errorf("count dangling relations: %w", err)
+	}
+	return nil
+}
+
+// objects replaces the small object sets.
+func (a *applier) objects() error {
+	type table struct {
+		name string
+		objs []object
+	}
+	var tables []table
+	add := func(name string, n int, each func(i int) (object, error)) error {
+		t := table{name: name, objs: make([]object, 0, n)}
+		for i := range n {
+			o, err := each(i)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			t.objs = append(t.objs, o)
+		}
+		tables = append(tables, t)
+		return nil
+	}
+	s := a.snap
+	if err := errors.Join(
+		add("blueprints", len(s.Blueprints), func(i int) (object, error) {
+			return newObject(s.Blueprints[i].Identifier, s.Blueprints[i], s.Blueprints[i].Doc)
+		}),
+		add("scorecards", len(s.Scorecards), func(i int) (object, error) {
+			o, err := newObject(s.Scorecards[i].Identifier, s.Scorecards[i], s.Scorecards[i].Doc)
+			o.blueprint = s.Scorecards[i].Blueprint
+			return o, err
+		}),
+		add("actions", len(s.Actions), func(i int) (object, error) {
+			return newObject(s.Actions[i].Identifier, s.Actions[i], s.Actions[i].Doc)
+		}),
+		add("pages", len(s.Pages), func(i int) (object, error) {
+			return newObject(s.Pages[i].Identifier, s.Pages[i], s.Pages[i].Doc)
+		}),
+		add("roles", len(s.Roles), func(i int) (object, error) {
+			return newObject(s.Roles[i].Identifier, s.Roles[i], s.Roles[i].Doc)
+		}),
+	); err != nil {
+		return err
+	}
+	if err := a.dropScorecards(); err != nil {
+		return err
+	}
+	for _, t := range tables {
+		// Table names come from the fixed list above, never from input.
+		if _, err := a.tx.ExecContext(a.ctx, "DELETE FROM "+t.name); err != nil {
+			return fmt.Errorf("clear %s: %w", t.name, err)
+		}
+		q := "INSERT OR REPLACE INTO " + t.name + " (identifier, doc, file, line) VALUES (?,?,?,?)"
+		if t.name == "scorecards" {
+			q = "INSERT OR REPLACE INTO scorecards (identifier, doc, file, line, blueprint) VALUES (?,?,?,?,?)"
+		}
+		for _, o := range t.objs {
+			args := []any{o.identifier, string(o.doc), o.file, o.line}
+			if t.name == "scorecards" {
+				args = append(args, o.blueprint)
+			}
+			if _, err := a.tx.ExecContext(a.ctx, q, args...); err != nil {
+				return fmt.Errorf("insert %s %s: %w", t.name, o.identifier, err)
+			}
+		}
+	}
+	return nil
+}
+
+// dropScorecards deletes the results of scorecards the snapshot no longer
+// has.
+func (a *applier) dropScorecards() error {
+	keep := make(map[string]bool, len(a.snap.Scorecards))
+	for _, s := range a.snap.Scorecards {
+		keep[s.Identifier] = true
+	}
+	rows, err := a.tx.QueryContext(a.ctx, "SELECT DISTINCT identifier FROM scorecards")
+	if err != nil {
+		return err
+	}
+	var gone []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return errors.Join(err, rows.Close())
+		}
+		if !keep[id] {
+			gone = append(gone, id)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, id := range gone {
+		for _, q := range []string{"DELETE FROM scorecard_results WHERE scorecard = ?",
+			"DELETE FROM scorecard_rule_results WHERE scorecard = ?"} {
+			if _, err := a.tx.ExecContext(a.ctx, q, id); err != nil {
+				return fmt.Errorf("drop results of scorecard %s: %w", id, err)
+			}
+		}
+	}
+	return nil
+}
+
+// bulkLoad is the number of entities from which an apply to an empty index
+// drops the secondary indexes and builds them after the rows are in: one
+// sorted build costs far less than keeping them up to date row by row.
+const bulkLoad = 2000
+
+// bulkTables are the tables whose secondary indexes a bulk load rebuilds:
+// those emptied with the entities. Scorecard history outlives entities and
+// keeps its indexes, which the history lookups need.
+const bulkTables = "'entities', 'entity_values', 'entity_teams', 'relations', 'scorecard_results', " +
+	"'scorecard_rule_results'"
+
+// dropIndexes drops the secondary indexes of the entity tables, inside the
+// transaction: readers and a crash still see them.
+func (a *applier) dropIndexes() error {
+	rows, err := a.tx.QueryContext(a.ctx, `SELECT name, sql FROM sqlite_master
+		WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (`+bulkTables+`) ORDER BY name`)
+	if err != nil {
+		return fmt.Errorf("list indexes: %w", err)
+	}
+	var names []string
+	for rows.Next() {
+		var name, create string
+		if err := rows.Scan(&name, &create); err != nil {
+			return errors.Join(err, rows.Close())
+		}
+		names = append(names, name)
+		a.dropped = append(a.dropped, create)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("list indexes: %w", err)
+	}
+	for _, n := range names {
+		// Names come from sqlite_master, quoted as identifiers.
+		if _, err := a.tx.ExecContext(a.ctx, `DROP INDEX "`+strings.ReplaceAll(n, `"`, `""`)+`"`); err != nil {
+			return fmt.Errorf("drop index %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// restoreIndexes builds the indexes dropIndexes dropped.
+func (a *applier) restoreIndexes() error {
+	for _, create := range a.dropped {
+		if _, err := a.tx.ExecContext(a.ctx, create); err != nil {
+			return fmt.Errorf("build index: %w", err)
+		}
+	}
+	a.dropped = nil
+	return nil
+}
