@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"math"
 	"time"
 
 	"github.com/berth-dev/berth/pkg/catalog"
+	"github.com/berth-dev/berth/pkg/query"
 )
 
 // timeLayout is how the index writes instants: RFC 3339 in UTC with whole
@@ -87,124 +87,27 @@ func encodeEntity(e *catalog.Entity, props map[string]any) ([]byte, string, erro
 	return b, hex.EncodeToString(sum[:16]), nil
 }
 
-// value is one row of entity_values.
+// value is one row of entity_values: a property key with one of the typed
+// rows query.IndexValues defines. Using that one definition keeps SQL search
+// and in-memory evaluation in agreement.
 type value struct {
 	key string
-	idx int
-	typ string
-	str any // string or nil
-	num any // float64 or nil
+	query.IndexValue
 }
 
-// flatten appends the rows for property key holding v: none for null, one
-// per item for an array (idx 0..n-1, null items skipped), else one with
-// idx -1.
-func flatten(out []value, key string, v any) ([]value, error) {
+// flatten appends the rows for property key holding v.
+func flatten(out []value, key string, v any) []value {
 	if strs, ok := v.([]string); ok {
+		arr := make([]any, len(strs))
 		for i, s := range strs {
-			row, _ := scalar(key, i, s) // strings always convert
-			out = append(out, row)
+			arr[i] = s
 		}
-		return out, nil
+		v = arr
 	}
-	if arr, ok := v.([]any); ok {
-		for i, item := range arr {
-			if item == nil {
-				continue
-			}
-			row, err := scalar(key, i, item)
-			if err != nil {
-				return out, err
-			}
-			out = append(out, row)
-		}
-		return out, nil
+	for _, iv := range query.IndexValues(v) {
+		out = append(out, value{key: key, IndexValue: iv})
 	}
-	if v == nil {
-		return out, nil
-	}
-	row, err := scalar(key, -1, v)
-	if err != nil {
-		return out, err
-	}
-	return append(out, row), nil
-}
-
-func scalar(key string, idx int, v any) (value, error) {
-	row := value{key: key, idx: idx}
-	switch v := v.(type) {
-	case string:
-		row.typ, row.str = "s", v
-		if t, ok := dateValue(v); ok {
-			row.num = float64(t.Unix())
-		}
-		return row, nil
-	case bool:
-		row.typ, row.num = "b", 0.0
-		if v {
-			row.num = 1.0
-		}
-		return row, nil
-	case json.Number:
-		f, err := v.Float64()
-		if err != nil {
-			return row, fmt.Errorf("property %s: %w", key, err)
-		}
-		row.typ, row.num = "n", f
-		return row, nil
-	}
-	if f, ok := number(v); ok {
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			// Not representable in JSON either; keep the row, without a value.
-			row.typ = "n"
-			return row, nil
-		}
-		row.typ, row.num = "n", f
-		return row, nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return row, fmt.Errorf("property %s: %w", key, err)
-	}
-	row.typ, row.str = "j", string(b)
-	return row, nil
-}
-
-func number(v any) (float64, bool) {
-	switch v := v.(type) {
-	case float64:
-		return v, true
-	case float32:
-		return float64(v), true
-	case int:
-		return float64(v), true
-	case int64:
-		return float64(v), true
-	case int32:
-		return float64(v), true
-	case uint64:
-		return float64(v), true
-	case uint32:
-		return float64(v), true
-	case uint:
-		return float64(v), true
-	}
-	return 0, false
-}
-
-// dateValue parses s as an RFC 3339 date-time or a YYYY-MM-DD date (UTC
-// midnight). It checks the shape first: most strings are not dates, and
-// time.Parse on them would cost an error allocation each.
-func dateValue(s string) (time.Time, bool) {
-	switch {
-	case len(s) == 10 && s[4] == '-' && s[7] == '-':
-		t, err := time.Parse(time.DateOnly, s)
-		return t, err == nil
-	case len(s) >= 20 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == 't'):
-		t, err := time.Parse(time.RFC3339Nano, s)
-		return t, err == nil
-	}
-	return time.Time{}, false
+	return out
 }
 
 // object is a row of one of the small object tables.

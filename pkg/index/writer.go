@@ -268,9 +268,7 @@ func prepare(u Upsert) (prepared, error) {
 	}
 	p := prepared{e: e, doc: string(doc), hash: hash}
 	for key, v := range props {
-		if p.vals, err = flatten(p.vals, key, v); err != nil {
-			return prepared{}, fmt.Errorf("entity %s/%s: %w", e.Blueprint, e.Identifier, err)
-		}
+		p.vals = flatten(p.vals, key, v)
 	}
 	if e.Doc != nil {
 		pos := e.Doc.Pos()
@@ -339,10 +337,18 @@ func (a *applier) write(p prepared) error {
 		b.start()
 		b.int(id)
 		b.str(v.key)
-		b.int(int64(v.idx))
-		b.str(v.typ)
-		b.any(v.str)
-		b.any(v.num)
+		b.int(int64(v.Idx))
+		b.str(v.Typ)
+		if v.Typ == "s" || v.Typ == "j" {
+			b.str(v.Str)
+		} else {
+			b.any(nil)
+		}
+		if v.HasNum {
+			b.any(v.Num)
+		} else {
+			b.any(nil)
+		}
 		b.end()
 	}
 	targets := a.targets[e.Blueprint]
