@@ -207,3 +207,41 @@ func exemptionReason(ex catalog.Exemption) string {
 	}
 	return fmt.Sprintf("exempt until %s: %s", ex.Expires, ex.Reason)
 }
+
+// Local reports whether every filter and rule reads only the scored entity
+// itself: no relation, relatedTo, path or scorecard rules. Local programs
+// can be re-evaluated for just the entities a commit changed; others must
+// see every entity again.
+func (p *Program) Local() bool {
+	for _, c := range p.cards {
+		if c.filter != nil && !localGroup(c.filter.Root) {
+			return false
+		}
+		for _, r := range c.rules {
+			if r.q != nil && !localGroup(r.q.Root) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func localGroup(g *query.Group) bool {
+	if g == nil {
+		return true
+	}
+	for _, n := range g.Items {
+		switch n := n.(type) {
+		case *query.Group:
+			if !localGroup(n) {
+				return false
+			}
+		case *query.Rule:
+			switch n.Kind {
+			case query.KindRelation, query.KindRelatedTo, query.KindPath, query.KindScorecard:
+				return false
+			}
+		}
+	}
+	return true
+}
