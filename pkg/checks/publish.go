@@ -128,12 +128,10 @@ func (p *publisher) run(ctx context.Context) (Result, error) {
 	}
 	p.gh = gh
 
-	checkDenied := false
 	if err := p.checkRun(ctx); err != nil {
 		if !isPermission(err) {
 			return p.res, err
 		}
-		checkDenied = true
 		p.fallback(fmt.Sprintf("check run: %v", permissionMessage(err)))
 	} else {
 		p.log.Info("check run published", "name", p.rep.Name, "conclusion", p.rep.Conclusion,
@@ -144,9 +142,7 @@ func (p *publisher) run(ctx context.Context) (Result, error) {
 			if !isPermission(err) {
 				return p.res, err
 			}
-			if !checkDenied {
-				p.fallback(fmt.Sprintf("comment: %v", permissionMessage(err)))
-			}
+			p.fallback(fmt.Sprintf("comment: %v", permissionMessage(err)))
 		} else {
 			p.log.Info("comment published", "pr", p.env.PR, "url", p.res.CommentURL, "edited", p.res.CommentEdited)
 		}
