@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -32,6 +33,16 @@ func TestScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The build step runs the go command: hand it this test's caches and
+	// keep it off the network.
+	goEnv := map[string]string{"GOPROXY": "off", "GOFLAGS": os.Getenv("GOFLAGS")}
+	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
+	if err != nil {
+		t.Fatalf("go env: %v", err)
+	}
+	for i, v := range strings.Fields(string(out)) {
+		goEnv[[]string{"GOCACHE", "GOMODCACHE", "GOPATH"}[i]] = v
+	}
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
 		Setup: func(env *testscript.Env) error {
@@ -46,6 +57,9 @@ func TestScript(t *testing.T) {
 			env.Setenv("GITHUB_OUTPUT", filepath.Join(env.WorkDir, "github_output"))
 			env.Setenv("RUNNER_TEMP", filepath.Join(env.WorkDir, "runner_temp"))
 			env.Setenv("TOKEN", "ghs_test")
+			for k, v := range goEnv {
+				env.Setenv(k, v)
+			}
 			return nil
 		},
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){

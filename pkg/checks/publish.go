@@ -109,6 +109,8 @@ type publisher struct {
 	log  *slog.Logger
 	gh   *github.Client
 	res  Result
+	// lostAnnotations: the check run could not be written.
+	lostAnnotations bool
 }
 
 func (p *publisher) run(ctx context.Context) (Result, error) {
@@ -119,7 +121,8 @@ func (p *publisher) run(ctx context.Context) (Result, error) {
 		p.res.StepSummary = true
 	}
 	if p.env.Token == "" {
-		p.fallback("no GITHUB_TOKEN")
+		p.deny("no GITHUB_TOKEN", true)
+		p.fallback()
 		return p.res, nil
 	}
 	gh, err := newClient(p.env, p.opts.HTTPClient)
@@ -132,7 +135,7 @@ func (p *publisher) run(ctx context.Context) (Result, error) {
 		if !isPermission(err) {
 			return p.res, err
 		}
-		p.fallback(fmt.Sprintf("check run: %v", permissionMessage(err)))
+		p.deny("check run: "+permissionMessage(err), true)
 	} else {
 		p.log.Info("check run published", "name", p.rep.Name, "conclusion", p.rep.Conclusion,
 			"annotations", len(p.rep.Annotations), "url", p.res.CheckRunURL, "reused", p.res.CheckRunReused)
@@ -142,39 +145,47 @@ func (p *publisher) run(ctx context.Context) (Result, error) {
 			if !isPermission(err) {
 				return p.res, err
 			}
-			p.fallback(fmt.Sprintf("comment: %v", permissionMessage(err)))
+			p.deny("comment: "+permissionMessage(err), false)
 		} else {
 			p.log.Info("comment published", "pr", p.env.PR, "url", p.res.CommentURL, "edited", p.res.CommentEdited)
 		}
 	}
+	p.fallback()
 	return p.res, nil
 }
 
-// fallback records that something could not be published and, the first
-// time, prints the annotations as workflow commands.
-func (p *publisher) fallback(reason string) {
-	first := !p.res.Fallback
+// deny records that something could not be published for lack of
+// permission; annotations says the check run with the annotations was lost.
+func (p *publisher) deny(reason string, annotations bool) {
 	p.res.Fallback = true
 	if p.res.FallbackReason != "" {
 		reason = p.res.FallbackReason + "; " + reason
 	}
 	p.res.FallbackReason = reason
+	p.lostAnnotations = p.lostAnnotations || annotations
+}
+
+// fallback says what could not be published, in the log and the job, and
+// prints the annotations as workflow commands when the check run is lost.
+func (p *publisher) fallback() {
+	if !p.res.Fallback {
+		return
+	}
 	where := "workflow annotations"
 	if p.res.StepSummary {
 		where = "the job summary and " + where
 	}
-	p.log.Warn("cannot publish to GitHub; the report goes to "+where+" instead", "reason", reason)
-	if !first {
-		return
-	}
+	p.log.Warn("cannot publish to GitHub; the report goes to "+where+" instead", "reason", p.res.FallbackReason)
 	w := p.opts.Stdout
-	if !p.res.StepSummary {
-		// No job summary to hold the report: print it to the log instead.
-		fmt.Fprintf(w, "%s\n\n%s\n", p.rep.Summary, p.rep.Text)
+	if p.lostAnnotations {
+		if !p.res.StepSummary {
+			// No job summary to hold the report: print it to the log.
+			fmt.Fprintf(w, "%s\n\n%s\n", p.rep.Summary, p.rep.Text)
+		}
+		writeCommands(w, p.rep.Annotations)
 	}
-	writeCommands(w, p.rep.Annotations)
 	fmt.Fprintf(w, "::notice title=%s::%s\n", escapeProperty(p.rep.Name),
-		escapeData("berth could not publish its check to GitHub ("+reason+"); the report is in "+where+"."))
+		escapeData("berth could not publish its check to GitHub ("+p.res.FallbackReason+"); the report is in "+where+"."))
 }
 
 // newClient points go-github at env.APIURL as given: Actions sets it to the
