@@ -249,6 +249,14 @@ func (r *Repo) Commit(ctx context.Context, hash string) (Commit, error) {
 // commit reads a commit object; r.mu must be held.
 func (r *Repo) commit(h plumbing.Hash) (*object.Commit, error) {
 	c, err := object.GetCommit(r.repo.Storer, h)
+	if errors.Is(err, plumbing.ErrObjectNotFound) && !r.remote {
+		// git (or CommitFiles) may have written a pack since the pack
+		// index was loaded: look again before giving up.
+		if s, ok := r.repo.Storer.(*filesystem.Storage); ok {
+			s.Reindex()
+			c, err = object.GetCommit(r.repo.Storer, h)
+		}
+	}
 	if errors.Is(err, plumbing.ErrObjectNotFound) {
 		return nil, fmt.Errorf("read commit %s: %w", h, ErrCommitNotFound)
 	}
