@@ -18,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -317,7 +318,27 @@ func openLocal(p string) (*git.Repository, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w: %w", p, ErrNotRepository, err)
 	}
-	return repo, nil
+	return keepPacksOpen(repo)
+}
+
+// maxOpenPacks bounds the pack files kept open per repository.
+const maxOpenPacks = 64
+
+// keepPacksOpen reopens repo on a storage that keeps pack files open
+// between reads. go-git's default opens the pack file again for every
+// object, which made reading 10k blobs spend most of its time in open(2).
+func keepPacksOpen(repo *git.Repository) (*git.Repository, error) {
+	st, ok := repo.Storer.(*filesystem.Storage)
+	if !ok {
+		return repo, nil
+	}
+	s := filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRUDefault(),
+		filesystem.Options{MaxOpenDescriptors: maxOpenPacks})
+	r, err := git.Open(s, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", st.Filesystem().Root(), err)
+	}
+	return r, nil
 }
 
 // openClone opens the bare clone at dir, creating it (empty, with the origin
@@ -352,7 +373,7 @@ func openClone(dir, rawURL string) (*git.Repository, error) {
 			return nil, fmt.Errorf("configure clone %s: %w", dir, err)
 		}
 	}
-	return repo, nil
+	return keepPacksOpen(repo)
 }
 
 var scpLike = regexp.MustCompile(`^(?:[^@/]+@)?[^/:]{2,}:`)
