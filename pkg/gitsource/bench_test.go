@@ -70,7 +70,8 @@ func BenchmarkFSReadAll(b *testing.B) {
 }
 
 // BenchmarkChanges diffs two commits of a 10k-file tree that differ in 10
-// files (8 modified, 1 added, 1 deleted), on a freshly opened repository.
+// files (8 modified, 1 added, 1 deleted): on a freshly opened repository
+// (Cold, includes Open) and on one whose tree cache holds both commits.
 func BenchmarkChanges(b *testing.B) {
 	ctx := context.Background()
 	f, c1 := benchRepo(b, 10_000)
@@ -79,19 +80,31 @@ func BenchmarkChanges(b *testing.B) {
 		edit[entityPath(i*1111)] = fmt.Sprintf("identifier: svc-%d\ntitle: Edited\n", i*1111)
 	}
 	c2 := f.commit(edit, entityPath(9_999))
-	for b.Loop() {
-		r, err := Open(ctx, Options{URL: f.path, Dir: "catalog"})
-		if err != nil {
-			b.Fatal(err)
-		}
+	changes := func(b *testing.B, r *Repo) {
 		changes, err := r.Changes(ctx, c1, c2)
 		if err != nil || len(changes) != 10 {
 			b.Fatalf("Changes = %d changes, %v; want 10", len(changes), err)
 		}
-		if err := r.Close(); err != nil {
-			b.Fatal(err)
-		}
 	}
+	b.Run("Cold", func(b *testing.B) {
+		for b.Loop() {
+			r, err := Open(ctx, Options{URL: f.path, Dir: "catalog"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			changes(b, r)
+			if err := r.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Warm", func(b *testing.B) {
+		r := open(b, Options{URL: f.path, Dir: "catalog"})
+		changes(b, r)
+		for b.Loop() {
+			changes(b, r)
+		}
+	})
 }
 
 // BenchmarkFileHistory computes file history for 10k files over 20 commits.

@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // Op is what happened to a path between two commits.
@@ -46,11 +43,6 @@ type Change struct {
 	Op      Op
 }
 
-// exactRenames detects renames by equal blob hash only: free, since it
-// reads no content (similarity detection would read every added and deleted
-// blob, which a moved folder of 100k files makes ruinous).
-var exactRenames = &object.DiffTreeOptions{DetectRenames: true, OnlyExactRenames: true}
-
 // Changes returns the files that differ between commits from and to within
 // Options.Dir, sorted by path. A file moved without edits is one Renamed
 // change; a mode change (for example file to symlink) is Modified. A
@@ -67,62 +59,27 @@ func (r *Repo) Changes(ctx context.Context, from, to string) ([]Change, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ft, err := r.treeAt(fh)
+	fc, err := r.commit(fh)
 	if err != nil {
 		return nil, err
 	}
-	tt, err := r.treeAt(th)
+	tc, err := r.commit(th)
 	if err != nil {
 		return nil, err
 	}
-	diff, err := diffTrees(ctx, ft, tt)
+	a, err := r.dirHash(fc)
+	if err != nil {
+		return nil, err
+	}
+	b, err := r.dirHash(tc)
+	if err != nil {
+		return nil, err
+	}
+	out, err := r.diff(ctx, a, b)
 	if err != nil {
 		return nil, fmt.Errorf("diff %s..%s: %w", from, to, err)
 	}
-	out := make([]Change, 0, len(diff))
-	for _, c := range diff {
-		out = append(out, toChange(c))
-	}
-	slices.SortFunc(out, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
 	return out, nil
-}
-
-// treeAt returns the Dir tree of commit h, nil when Dir is missing there;
-// r.mu must be held.
-func (r *Repo) treeAt(h plumbing.Hash) (*object.Tree, error) {
-	c, err := r.commit(h)
-	if err != nil {
-		return nil, err
-	}
-	return r.dirTree(c)
-}
-
-// diffTrees diffs two trees, either of which may be nil (empty). Equal
-// trees cost nothing.
-func diffTrees(ctx context.Context, a, b *object.Tree) (object.Changes, error) {
-	if a == nil && b == nil || a != nil && b != nil && a.Hash == b.Hash {
-		return nil, nil
-	}
-	changes, err := object.DiffTreeWithOptions(ctx, a, b, exactRenames)
-	if errors.Is(err, object.ErrCanceled) {
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, cerr
-		}
-	}
-	return changes, err
-}
-
-func toChange(c *object.Change) Change {
-	from, to := c.From.Name, c.To.Name
-	switch {
-	case from == "":
-		return Change{Path: to, Op: Added}
-	case to == "":
-		return Change{Path: from, Op: Deleted}
-	case from != to:
-		return Change{Path: to, OldPath: from, Op: Renamed}
-	}
-	return Change{Path: to, Op: Modified}
 }
 
 // IsAncestor reports whether commit a is b or an ancestor of b. A commit a

@@ -267,25 +267,25 @@ func (r *Repo) commit(h plumbing.Hash) (*object.Commit, error) {
 	return c, nil
 }
 
-// dirTree returns the tree of Options.Dir in commit c, or nil when the
-// directory does not exist there; r.mu must be held.
-func (r *Repo) dirTree(c *object.Commit) (*object.Tree, error) {
-	t, err := object.GetTree(r.repo.Storer, c.TreeHash)
-	if err != nil {
-		return nil, fmt.Errorf("read tree of %s: %w", c.Hash, err)
-	}
+// dirHash returns the hash of the tree of Options.Dir in commit c, or the
+// zero hash when the directory does not exist there; r.mu must be held.
+func (r *Repo) dirHash(c *object.Commit) (plumbing.Hash, error) {
+	h := c.TreeHash
 	if r.opts.Dir == "" {
-		return t, nil
+		return h, nil
 	}
-	e, err := t.FindEntry(r.opts.Dir)
-	if err != nil || e.Mode != filemode.Dir {
-		return nil, nil
+	for _, name := range strings.Split(r.opts.Dir, "/") {
+		dn, err := r.dirNode(h)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("read tree of %s: %w", c.Hash, err)
+		}
+		i, ok := dn.byName[name]
+		if !ok || dn.entries[i].Mode != filemode.Dir {
+			return plumbing.ZeroHash, nil
+		}
+		h = dn.entries[i].Hash
 	}
-	sub, err := object.GetTree(r.repo.Storer, e.Hash)
-	if err != nil {
-		return nil, fmt.Errorf("read tree %s of %s: %w", r.opts.Dir, c.Hash, err)
-	}
-	return sub, nil
+	return h, nil
 }
 
 func toCommit(c *object.Commit) Commit {

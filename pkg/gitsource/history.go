@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
@@ -64,24 +65,24 @@ func (r *Repo) FileHistory(ctx context.Context, head string) (map[string]FileMet
 	}
 
 	meta := make(map[string]FileMeta)
-	var prev *object.Tree
+	var prev plumbing.Hash
 	for i := len(chain) - 1; i >= 0; i-- {
 		c := chain[i]
-		t, err := r.dirTree(c)
+		cur, err := r.dirHash(c)
 		if err != nil {
 			return nil, err
 		}
-		changes, err := diffTrees(ctx, prev, t)
+		changes, err := r.diff(ctx, prev, cur)
 		if err != nil {
 			return nil, fmt.Errorf("history at %s: %w", c.Hash, err)
 		}
-		prev = t
+		prev = cur
 		if len(changes) == 0 {
 			continue
 		}
 		s := stamp(c)
-		for _, ch := range changes {
-			switch x := toChange(ch); x.Op {
+		for _, x := range changes {
+			switch x.Op {
 			case Added:
 				meta[x.Path] = FileMeta{Created: s, Updated: s}
 			case Deleted:

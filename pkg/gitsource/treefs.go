@@ -78,15 +78,15 @@ func (r *Repo) FS(ctx context.Context, hash string) (*TreeFS, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := r.dirTree(c)
+	root, err := r.dirHash(c)
 	if err != nil {
 		return nil, err
 	}
-	if t == nil {
+	if root.IsZero() {
 		return nil, fmt.Errorf("commit %s: %w: %s (check the directory given with the catalog dir option)",
 			hash, ErrDirNotFound, r.opts.Dir)
 	}
-	return &TreeFS{r: r, commit: c.Hash.String(), when: c.Committer.When, root: t.Hash}, nil
+	return &TreeFS{r: r, commit: c.Hash.String(), when: c.Committer.When, root: root}, nil
 }
 
 // Commit returns the hash of the commit whose tree f is.
