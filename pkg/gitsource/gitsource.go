@@ -393,7 +393,7 @@ func isRemote(u string) bool {
 // cloneName names the clone directory: readable, and unique per URL so a
 // changed URL never reuses another repository's clone.
 func cloneName(u string) string {
-	sum := sha256.Sum256([]byte(u))
+	sum := sha256.Sum256([]byte(redact(u)))
 	slug := redact(u)
 	if i := strings.Index(slug, "://"); i >= 0 {
 		slug = slug[i+3:]

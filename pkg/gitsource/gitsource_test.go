@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5"
@@ -182,6 +183,7 @@ func TestOpen_Errors(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Errorf("Open: err = %v, want %v", err, tt.want)
 			}
+			t.Log(err)
 		})
 	}
 }
@@ -213,11 +215,40 @@ func TestOpen_HTTPAuth(t *testing.T) {
 	if !errors.Is(err, ErrAuth) {
 		t.Errorf("without a token: err = %v, want ErrAuth", err)
 	}
+	t.Log(err)
 	_, err = Open(context.Background(), Options{URL: srv.URL + "/org/repo.git", DataDir: t.TempDir(), Token: "s3cret"})
 	if !errors.Is(err, ErrUnreachable) {
 		t.Errorf("with a token, repository missing: err = %v, want ErrUnreachable", err)
 	}
 	if user != tokenUser || pass != "s3cret" {
 		t.Errorf("basic auth = %q:%q, want %s:s3cret", user, pass, tokenUser)
+	}
+}
+
+func TestIsRemote(t *testing.T) {
+	local := t.TempDir()
+	tests := []struct {
+		url  string
+		want bool
+	}{
+		{"https://github.com/org/repo.git", true},
+		{"ssh://git@github.com/org/repo.git", true},
+		{"git@github.com:org/repo.git", true},
+		{"file:///srv/repo.git", true},
+		{local, false},
+		{".", false},
+		{"relative/path", false},
+	}
+	for _, tt := range tests {
+		if got := isRemote(tt.url); got != tt.want {
+			t.Errorf("isRemote(%q) = %v, want %v", tt.url, got, tt.want)
+		}
+	}
+	a, b := cloneName("https://github.com/org/repo.git"), cloneName("https://github.com/org/repo")
+	if a == b || filepath.Base(a) != a {
+		t.Errorf("cloneName: %q and %q, want distinct plain names", a, b)
+	}
+	if got := cloneName("https://user:secret@example.com/r.git"); strings.Contains(got, "secret") {
+		t.Errorf("cloneName keeps the password: %q", got)
 	}
 }
