@@ -3,8 +3,10 @@ package gitsource
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -188,5 +190,51 @@ func TestTreeFS_CatalogLoad(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"entities/service/abs.yaml", "entities/service/escape.yaml"}, symlinkDiags); diff != "" {
 		t.Errorf("symlink diagnostics (-want +got):\n%s", diff)
+	}
+}
+
+// TestTreeFS_Concurrent reads one commit from several goroutines while
+// another diffs it; run with -race.
+func TestTreeFS_Concurrent(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	files := map[string]string{}
+	for i := range 200 {
+		files[fmt.Sprintf("entities/bp%d/e%d.yaml", i%4, i)] = fmt.Sprintf("identifier: e%d\n", i)
+	}
+	c1 := f.commit(files)
+	c2 := f.commit(map[string]string{"entities/bp0/e0.yaml": "changed"})
+	r := open(t, Options{URL: f.path})
+	fsys, err := r.FS(ctx, c2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 5)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				_, err = fs.ReadFile(fsys, p)
+				return err
+			})
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, err := r.Changes(ctx, c1, c2)
+		errs <- err
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
 	}
 }
