@@ -557,3 +557,7 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Suggest returns `; did you mean "x"?` for the candidate closest to s
+// within a small edit distance, or "" when none is close.
+func Suggest(s string, candidates []string) string { return suggest(s, candidates) }

@@ -90,16 +90,10 @@ func TestExampleCatalog_SeedObjects(t *testing.T) {
 	}
 }
 
-
-
-
-
 // seedKeys keeps the keywords of a property that the seed sets.
 func seedKeys(p catalog.Property) catalog.Property {
 	return catalog.Property{Title: p.Title, Type: p.Type, Format: p.Format, Enum: p.Enum, Calculation: p.Calculation}
 }
-
-
 
 // metaTeam returns a copy of v with every `property: team` condition
 // written as `property: $team`.

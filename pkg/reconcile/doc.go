@@ -1,0 +1,19 @@
+// Package reconcile keeps a berth index equal to the newest valid commit of
+// a Git branch. One reconcile is one step sequence:
+//
+//	fetch → changed paths → load → validate → apply → score → record
+//
+// A commit is applied in one index transaction or not at all: a commit with
+// errors is recorded with its diagnostics and the index keeps serving the
+// last good revision (the catalog is wrong: report, do not retry); a commit
+// that would delete more than a configured share of the entities is held
+// until allowed; a remote that cannot be reached is retried with capped
+// backoff while the index keeps serving.
+//
+// Reconciles are incremental when the new head descends from the applied
+// commit and the previous catalog is in memory: only changed files are
+// re-read and re-validated with CUE (plus the entities of blueprints whose
+// schema changed); the checks across files always see the whole catalog.
+// A force-push, a restart, or a change to berth.yaml or policies falls back
+// to a full rebuild.
+package reconcile

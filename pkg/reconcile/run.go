@@ -1,0 +1,50 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Backoff bounds for retrying transient failures.
+const (
+	minBackoff = time.Second
+	maxBackoff = 5 * time.Minute
+)
+
+// Trigger asks for a reconcile. It never blocks: triggers that arrive while
+// one is pending or running coalesce into one more run.
+func (r *Reconciler) Trigger() {
+	select {
+	case r.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run reconciles once at start and then on every Trigger, until ctx ends.
+// Transient failures are retried with capped exponential backoff while the
+// index keeps serving; a trigger during a backoff runs at once.
+func (r *Reconciler) Run(ctx context.Context) error {
+	backoff := time.Duration(0)
+	var retry <-chan time.Time
+	for {
+		_, err := r.Reconcile(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, ErrTransient) || err != nil:
+			backoff = min(max(backoff*2, minBackoff), maxBackoff)
+			r.status.setRetry(time.Now().Add(backoff))
+			retry = time.After(backoff)
+		default:
+			backoff, retry = 0, nil
+			r.status.setRetry(time.Time{})
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.trigger:
+		case <-retry:
+		}
+	}
+}

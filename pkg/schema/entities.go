@@ -1,0 +1,196 @@
+package schema
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+
+	"cuelang.org/go/cue"
+	cueerrors "cuelang.org/go/cue/errors"
+
+	"github.com/berth-dev/berth/pkg/catalog"
+)
+
+// EntityOptions configure ValidateEntities.
+type EntityOptions struct {
+	// Workers is how many goroutines validate (default GOMAXPROCS).
+	Workers int
+	// Only, when set, limits validation to the entities it accepts: the
+	// reconciler validates only what a commit changed.
+	Only func(*catalog.Entity) bool
+}
+
+// ValidateEntities checks each entity of a built catalog against #Entity
+// and its blueprint (validation layer 2), then against the policies/*.cue
+// constraints for its blueprint (layer 3). Entities of unknown blueprints
+// are left to the cross-file checks. A blueprint whose definition does not
+// compile (a pattern CUE cannot read) is reported once at the blueprint.
+func (v *Validator) ValidateEntities(ctx context.Context, cat *catalog.Catalog, opts EntityOptions) catalog.Diagnostics {
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	var todo []*catalog.Entity
+	for _, e := range cat.Entities {
+		if cat.Blueprints[e.Blueprint] == nil || (opts.Only != nil && !opts.Only(e)) {
+			continue
+		}
+		todo = append(todo, e)
+	}
+	policies := cat.Policies()
+	diags := v.checkPolicies(policies)
+	if len(todo) == 0 {
+		return diags
+	}
+	workers = min(workers, max(1, len(todo)/64))
+
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		badBP    = map[string]bool{}
+		firstErr error
+	)
+	chunk := (len(todo) + workers - 1) / workers
+	for i := 0; i < len(todo); i += chunk {
+		part := todo[i:min(i+chunk, len(todo))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w, err := v.get()
+			if err != nil {
+				mu.Lock()
+				firstErr = err
+				mu.Unlock()
+				return
+			}
+			defer v.put(w)
+			var local catalog.Diagnostics
+			localBad := map[string]bool{}
+			for j, e := range part {
+				if j%256 == 0 && ctx.Err() != nil {
+					break
+				}
+				b := cat.Blueprints[e.Blueprint]
+				c := w.blueprint(b)
+				if c.err != nil {
+					localBad[b.Identifier] = true
+					continue
+				}
+				ds := w.check(c.def, e.Doc, catalog.CodeEntitySchema, explainer{b, e}.explain)
+				if len(ds) == 0 {
+					ds = w.policy(policies, e)
+				}
+				local = append(local, ds...)
+			}
+			mu.Lock()
+			diags = append(diags, local...)
+			for k := range localBad {
+				badBP[k] = true
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		diags = append(diags, catalog.Errorf(catalog.Position{}, catalog.CodeEntitySchema, "%v", firstErr))
+	}
+	for id := range badBP {
+		b := cat.Blueprints[id]
+		w, err := v.get()
+		if err != nil {
+			continue
+		}
+		c := w.blueprint(b)
+		v.put(w)
+		pos := catalog.Position{}
+		if b.Doc != nil {
+			pos = b.Doc.Pos("schema", "properties")
+		}
+		diags = append(diags, catalog.Errorf(pos, catalog.CodeSchema,
+			"blueprint %q: its entity schema does not compile (check property patterns, which must be RE2 regular expressions): %s",
+			id, firstLine(c.err)))
+	}
+	return diags
+}
+
+func firstLine(err error) string {
+	if err == nil {
+		return ""
+	}
+	errs := cueerrors.Errors(err)
+	if len(errs) > 0 {
+		f, a := errs[0].Msg()
+		return fmt.Sprintf(f, a...)
+	}
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
+
+// checkPolicies compiles each policy file once, reporting those that do not
+// compile (at the policy file's line).
+func (v *Validator) checkPolicies(files []*catalog.File) catalog.Diagnostics {
+	w, err := v.get()
+	if err != nil {
+		return nil
+	}
+	defer v.put(w)
+	var diags catalog.Diagnostics
+	for _, f := range files {
+		if _, err := w.compilePolicy(f); err != nil {
+			for _, e := range cueerrors.Errors(err) {
+				pos := catalog.Position{File: f.Path}
+				if ps := e.Position(); ps.IsValid() {
+					pos.Line, pos.Col = ps.Line(), ps.Column()
+				}
+				format, args := e.Msg()
+				diags = append(diags, catalog.Errorf(pos, catalog.CodePolicyInvalid, "policy does not compile: %s", fmt.Sprintf(format, args...)))
+			}
+		}
+	}
+	return diags
+}
+
+func (w *worker) compilePolicy(f *catalog.File) (cue.Value, error) {
+	key := f.Path + "\x00" + string(f.Source)
+	if v, ok := w.pols[key]; ok {
+		return v, v.Err()
+	}
+	v := w.ctx.CompileBytes(f.Source, cue.Filename(f.Path))
+	w.pols[key] = v
+	return v, v.Err()
+}
+
+// policy checks entity e against every policy file's constraint for its
+// blueprint: the top-level field named after the blueprint identifier.
+func (w *worker) policy(files []*catalog.File, e *catalog.Entity) catalog.Diagnostics {
+	var out catalog.Diagnostics
+	for _, f := range files {
+		pv, err := w.compilePolicy(f)
+		if err != nil {
+			continue // reported by checkPolicies
+		}
+		c := pv.LookupPath(cue.MakePath(cue.Str(e.Blueprint)))
+		if !c.Exists() {
+			continue
+		}
+		val := w.ctx.Encode(e.Doc.Value)
+		err = c.Unify(val).Validate(cue.Concrete(true))
+		if err == nil {
+			continue
+		}
+		for _, is := range issues(err) {
+			if len(is.path) > 0 && is.path[0] == e.Blueprint {
+				is.path = is.path[1:] // the policy's own blueprint field
+			}
+			msg := is.msg
+			if where := pathString(is.path); where != "" && !strings.HasPrefix(msg, where) {
+				msg = where + ": " + msg
+			}
+			out = append(out, catalog.Errorf(position(e.Doc, is), catalog.CodePolicy,
+				"entity %q breaks policy %s: %s", e.Identifier, f.Path, msg))
+		}
+	}
+	return out
+}

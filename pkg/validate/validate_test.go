@@ -1,0 +1,93 @@
+package validate_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/berth-dev/berth/pkg/schema"
+	"github.com/berth-dev/berth/pkg/validate"
+	"github.com/google/go-cmp/cmp"
+	"github.com/rogpeppe/go-internal/txtar"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestRun validates each testdata/*.txtar catalog through every layer with
+// the real CUE evaluator and compares the diagnostics with the archive's
+// "want" file (rewritten by -update).
+func TestRun(t *testing.T) {
+	v, err := schema.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("testdata/*.txtar")
+	if len(files) == 0 {
+		t.Fatal("no test archives")
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
+			ar, err := txtar.ParseFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fsys := fstest.MapFS{}
+			want := -1
+			for i, f := range ar.Files {
+				if f.Name == "want" {
+					want = i
+					continue
+				}
+				fsys[f.Name] = &fstest.MapFile{Data: f.Data}
+			}
+			res, err := validate.Run(context.Background(), v, fsys, validate.Options{Workers: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			for _, d := range res.Diagnostics {
+				b.WriteString(d.String() + "\n")
+			}
+			got := b.String()
+			if *update {
+				if want < 0 {
+					ar.Files = append(ar.Files, txtar.File{Name: "want"})
+					want = len(ar.Files) - 1
+				}
+				ar.Files[want].Data = []byte(got)
+				if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if want < 0 {
+				t.Fatal("no want file; run with -update")
+			}
+			if diff := cmp.Diff(string(ar.Files[want].Data), got); diff != "" {
+				t.Errorf("diagnostics (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRun_Example checks the README's catalog is valid through every layer.
+func TestRun_Example(t *testing.T) {
+	v, err := schema.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := validate.Run(context.Background(), v, os.DirFS("../../catalog-example"), validate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Diagnostics) != 0 {
+		t.Errorf("catalog-example: %v", res.Diagnostics)
+	}
+	if len(res.Catalog.Entities) < 40 {
+		t.Errorf("catalog-example has %d entities, want ~40+", len(res.Catalog.Entities))
+	}
+}
