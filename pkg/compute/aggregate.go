@@ -39,7 +39,9 @@ func (p *Program) compileAggs(cat *catalog.Catalog, b *bpProgram) catalog.Diagno
 		a := &aggProp{bp: bp.Identifier, name: name, target: ap.Target, spec: ap.CalculationSpec,
 			query: ap.Query, read: readNothing, pos: pos(bp, "aggregationProperties", name)}
 		b.aggs = append(b.aggs, a)
-		specPos := func(key string) catalog.Position { return pos(bp, "aggregationProperties", name, "calculationSpec", key) }
+		specPos := func(key string) catalog.Position {
+			return pos(bp, "aggregationProperties", name, "calculationSpec", key)
+		}
 		errorf := func(at catalog.Position, format string, args ...any) {
 			diags = append(diags, catalog.Errorf(at, catalog.CodeCalculation,
 				"blueprint %q: aggregation %s: "+format, append([]any{bp.Identifier, name}, args...)...))

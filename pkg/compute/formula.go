@@ -114,7 +114,7 @@ func TranslateFormula(src string) (string, error) {
 // and its length in s, or 0.
 func formulaOperator(s string) (string, int) {
 	for _, op := range []struct{ formula, jq string }{
-		{"||", " // "}, {"&&", " and "},
+		{"||", "//"}, {"&&", " and "},
 		{"==", "=="}, {"!=", "!="}, {"<=", "<="}, {">=", ">="},
 		{"+", "+"}, {"-", "-"}, {"*", "*"}, {"%", "%"}, {"<", "<"}, {">", ">"},
 		{"(", "("}, {")", ")"},
