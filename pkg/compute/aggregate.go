@@ -107,7 +107,7 @@ func (p *Program) compileAggs(cat *catalog.Catalog, b *bpProgram) catalog.Diagno
 				bp.Identifier, name, a.target, bp.Identifier))
 		}
 		if a.query != nil && p.opts.Filter == nil {
-			diags = append(diags, catalog.Warningf(pos(bp, "aggregationProperties", name, "query"), catalog.CodeCalculation,
+			diags = append(diags, catalog.Warningf(keyPos(bp, "aggregationProperties", name, "query"), catalog.CodeCalculation,
 				"blueprint %q: aggregation %s: no query engine is configured; the query is not applied and every related entity is aggregated",
 				bp.Identifier, name))
 		}
@@ -191,7 +191,7 @@ func (ev *evaluator) aggregate(a *aggProp, e *catalog.Entity) any {
 		for _, x := range xs {
 			ok, err := ev.p.opts.Filter(a.query, x)
 			if err != nil {
-				ev.warn(a, e, pos(ev.p.bps[a.bp].bp, "aggregationProperties", a.name, "query"),
+				ev.warn(a, e, keyPos(ev.p.bps[a.bp].bp, "aggregationProperties", a.name, "query"),
 					"blueprint %q: aggregation %s of entity %q: query: %v; value is null", a.bp, a.name, e.Identifier, err)
 				return nil
 			}

@@ -128,6 +128,14 @@ func pos(b *catalog.Blueprint, path ...string) catalog.Position {
 	return b.Doc.Pos(path...)
 }
 
+// keyPos returns the position of the key naming path in b's file.
+func keyPos(b *catalog.Blueprint, path ...string) catalog.Position {
+	if b.Doc == nil {
+		return catalog.Position{}
+	}
+	return b.Doc.KeyPos(path...)
+}
+
 // Names returns the computed property identifiers of blueprint bp, sorted.
 func (p *Program) Names(bp string) []string {
 	b := p.bps[bp]
