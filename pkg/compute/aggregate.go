@@ -156,7 +156,7 @@ func (ev *evaluator) incomingIndex(a *aggProp) map[string][]*catalog.Entity {
 			}
 		}
 	}
-	idx := map[string][]*catalog.Entity{}
+	idx := make(map[string][]*catalog.Entity, len(want))
 	if len(a.incoming) > 0 {
 		for _, x := range ev.cat.Entities {
 			if x.Blueprint != a.target || ev.cat.Entity(x.Key()) != x {

@@ -113,7 +113,7 @@ func (ev *evaluator) calcs(bp *bpProgram, e *catalog.Entity) []any {
 		return v
 	}
 	out := make([]any, len(bp.calcs))
-	input := portJSON(e, bp.formulaProps)
+	input := ev.input.build(e, bp.formulaProps)
 	for i, c := range bp.calcs {
 		out[i] = ev.runCalc(c, e, input)
 	}
@@ -154,9 +154,11 @@ var errManyValues = errors.New("yields more than one value")
 
 // run runs code on input under the timeout and returns its single value.
 func (ev *evaluator) run(code *gojq.Code, input map[string]any) (any, error) {
-	ctx, cancel := context.WithTimeout(ev.ctx, ev.p.opts.Timeout)
-	defer cancel()
-	iter := code.RunWithContext(ctx, input)
+	if err := ev.budget.arm(); err != nil {
+		return nil, err
+	}
+	defer ev.budget.disarm()
+	iter := code.RunWithContext(ev.budget, input)
 	v, ok := iter.Next()
 	if !ok {
 		return nil, nil
@@ -316,49 +318,6 @@ func toJQChanged(v any) (any, bool) {
 		return out, true
 	}
 	return v, false
-}
-
-// portJSON builds the entity JSON that calculations read. skip names
-// properties that formulas compute; they are not stored values.
-func portJSON(e *catalog.Entity, skip map[string]bool) map[string]any {
-	props := e.Properties
-	if len(skip) > 0 {
-		for name := range skip {
-			if _, ok := props[name]; ok {
-				props = make(map[string]any, len(e.Properties))
-				for k, v := range e.Properties {
-					if !skip[k] {
-						props[k] = v
-					}
-				}
-				break
-			}
-		}
-	}
-	if props == nil {
-		props = map[string]any{}
-	}
-	rels := make(map[string]any, len(e.Relations))
-	for name, r := range e.Relations {
-		rels[name] = relationJSON(r)
-	}
-	team := make([]any, len(e.Team))
-	for i, t := range e.Team {
-		team[i] = t
-	}
-	return map[string]any{
-		"identifier": e.Identifier,
-		"title":      nonEmpty(e.Title),
-		"icon":       nonEmpty(e.Icon),
-		"blueprint":  e.Blueprint,
-		"team":       team,
-		"properties": toJQ(props),
-		"relations":  rels,
-		"createdAt":  timeJSON(e.Meta.CreatedAt),
-		"updatedAt":  timeJSON(e.Meta.UpdatedAt),
-		"createdBy":  nonEmpty(e.Meta.CreatedBy),
-		"updatedBy":  nonEmpty(e.Meta.UpdatedBy),
-	}
 }
 
 func relationJSON(r catalog.RelationValue) any {

@@ -165,8 +165,10 @@ func (p *Program) Names(bp string) []string {
 // are then incomplete.
 func (p *Program) Evaluate(ctx context.Context, cat *catalog.Catalog, only map[catalog.EntityKey]bool) (Values, catalog.Diagnostics, error) {
 	ev := newEvaluator(ctx, p, cat, only)
-	out := Values{}
-	for i, e := range ev.targets() {
+	defer ev.budget.close()
+	targets := ev.targets()
+	out := make(Values, len(targets))
+	for i, e := range targets {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return out, ev.diags, fmt.Errorf("compute: %w", err)
@@ -202,7 +204,9 @@ type evaluator struct {
 	now  time.Time
 
 	// memo holds each entity's calculation values, in bpProgram.calcs order.
-	memo map[*catalog.Entity][]any
+	memo   map[*catalog.Entity][]any
+	input  inputBuilder
+	budget *budget
 	// incoming indexes, per aggregation, the target entities pointing at
 	// each entity of the aggregating blueprint.
 	incoming map[*aggProp]map[string][]*catalog.Entity
@@ -216,12 +220,27 @@ type evaluator struct {
 func newEvaluator(ctx context.Context, p *Program, cat *catalog.Catalog, only map[catalog.EntityKey]bool) *evaluator {
 	return &evaluator{
 		ctx: ctx, p: p, cat: cat, only: only, now: p.opts.Now(),
-		memo:     map[*catalog.Entity][]any{},
+		memo:     make(map[*catalog.Entity][]any, memoSize(p, cat, only)),
+		budget:   newBudget(ctx, p.opts.Timeout),
 		incoming: map[*aggProp]map[string][]*catalog.Entity{},
 		timeouts: map[*calcProp]int{},
 		warned:   map[any]int{},
 		first:    map[any]catalog.Position{},
 	}
+}
+
+// memoSize guesses how many entities' calculations an evaluation keeps.
+func memoSize(p *Program, cat *catalog.Catalog, only map[catalog.EntityKey]bool) int {
+	if only != nil {
+		return len(only)
+	}
+	n := 0
+	for _, e := range cat.Entities {
+		if bp := p.bps[e.Blueprint]; bp != nil && len(bp.calcs) > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // targets returns the entities to evaluate: those with computed properties,
