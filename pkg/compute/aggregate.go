@@ -159,13 +159,20 @@ func (ev *evaluator) incomingIndex(a *aggProp) map[string][]*catalog.Entity {
 	idx := make(map[string][]*catalog.Entity, len(want))
 	if len(a.incoming) > 0 {
 		for _, x := range ev.cat.Entities {
-			if x.Blueprint != a.target || ev.cat.Entity(x.Key()) != x {
+			if x.Blueprint != a.target {
 				continue
 			}
+			checked := false
 			for _, rel := range a.incoming {
 				for _, id := range x.Relations[rel].Targets {
 					if want != nil && !want[id] {
 						continue
+					}
+					if !checked {
+						if ev.cat.Entity(x.Key()) != x {
+							break // a duplicate identifier: the first wins
+						}
+						checked = true
 					}
 					l := idx[id]
 					if len(l) > 0 && l[len(l)-1] == x {

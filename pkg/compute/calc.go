@@ -104,7 +104,8 @@ func jqParseError(src string, err error) error {
 	return fmt.Errorf("parse jq: %w", err)
 }
 
-// calcs returns e's calculation values, computing them once per Evaluate.
+// calcs returns e's calculation values, computing them once per Evaluate
+// when other entities read them.
 func (ev *evaluator) calcs(bp *bpProgram, e *catalog.Entity) []any {
 	if len(bp.calcs) == 0 {
 		return nil
@@ -117,7 +118,9 @@ func (ev *evaluator) calcs(bp *bpProgram, e *catalog.Entity) []any {
 	for i, c := range bp.calcs {
 		out[i] = ev.runCalc(c, e, input)
 	}
-	ev.memo[e] = out
+	if bp.calcsRead {
+		ev.memo[e] = out
+	}
 	return out
 }
 

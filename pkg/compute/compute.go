@@ -62,6 +62,9 @@ type bpProgram struct {
 	calcIdx map[string]int
 	mirrors []*mirrorProp
 	aggs    []*aggProp
+	// calcsRead is set when mirrors or aggregations read these
+	// calculations of other entities: only then are values memoized.
+	calcsRead bool
 	// formulaProps are the stored-property names that formulas compute:
 	// they are left out of a calculation's input.
 	formulaProps map[string]bool
@@ -236,7 +239,7 @@ func memoSize(p *Program, cat *catalog.Catalog, only map[catalog.EntityKey]bool)
 	}
 	n := 0
 	for _, e := range cat.Entities {
-		if bp := p.bps[e.Blueprint]; bp != nil && len(bp.calcs) > 0 {
+		if bp := p.bps[e.Blueprint]; bp != nil && bp.calcsRead {
 			n++
 		}
 	}

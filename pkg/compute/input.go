@@ -15,6 +15,9 @@ type inputBuilder struct {
 	root, props, rels map[string]any
 }
 
+// emptyList is an empty JSON list; gojq never changes its input.
+var emptyList = []any{}
+
 // build returns e's Port JSON. skip names properties that formulas compute:
 // they are not stored values. Meta values that are unknown are null.
 func (ib *inputBuilder) build(e *catalog.Entity, skip map[string]bool) map[string]any {
@@ -52,7 +55,7 @@ func (ib *inputBuilder) build(e *catalog.Entity, skip map[string]bool) map[strin
 			team[i] = t
 		}
 	} else {
-		team = []any{}
+		team = emptyList
 	}
 	r := ib.root
 	r["identifier"] = e.Identifier

@@ -85,6 +85,7 @@ func (p *Program) readable(cat *catalog.Catalog, t *catalog.Blueprint, prop stri
 	// Calculations of t compiled before any mirror; look them up there.
 	if tb := p.bps[t.Identifier]; tb != nil {
 		if i, ok := tb.calcIdx[prop]; ok {
+			tb.calcsRead = true
 			return readCalc, i, nil
 		}
 	}
