@@ -2,6 +2,7 @@ package compute_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -188,5 +189,17 @@ func TestEvaluate_CalculationInput(t *testing.T) {
 	vals[key("service", "api")]["c"].(map[string]any)["properties"].(map[string]any)["a"] = "x"
 	if e.Properties["a"] != int64(2) {
 		t.Errorf("result aliases the entity's properties")
+	}
+}
+
+// TestEvaluate_CanceledDuringCalculation checks that the caller's context
+// stops a running calculation, whatever the calculation's own timeout.
+func TestEvaluate_CanceledDuringCalculation(t *testing.T) {
+	cat := calcCatalog(t, "def f: f; f", "number", calcEntity)
+	prog, _ := compute.CompileWith(cat, compute.Options{Timeout: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, _, err := prog.Evaluate(ctx, cat, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("want context.DeadlineExceeded, got %v", err)
 	}
 }

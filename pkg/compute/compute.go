@@ -43,7 +43,8 @@ type Options struct {
 
 // Values are computed property values: per entity, per property
 // identifier. Every computed property of an entity's blueprint has a key;
-// a value that could not be computed is nil.
+// a value that could not be computed is nil. Mirrored values may share
+// storage with the catalog's entities: treat them as read-only.
 type Values map[catalog.EntityKey]map[string]any
 
 // Program is the compiled form of a catalog's computed properties. It is

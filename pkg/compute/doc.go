@@ -15,8 +15,10 @@
 //
 // A calculation is jq over the entity's Port JSON:
 // {identifier, title, icon, blueprint, team, properties, relations,
-// createdAt, updatedAt, createdBy, updatedBy}. properties holds the stored
-// properties only: a calculation never sees computed values. The program
+// createdAt, updatedAt, createdBy, updatedBy}, with unknown values null and
+// times in RFC 3339. properties holds the stored properties only: a
+// calculation never sees computed values (catalog.Check reports a
+// calculation that names another). The program
 // has no environment ($ENV and env are empty objects) and no input or
 // inputs. Each evaluation runs under a deadline ([Options.Timeout]); it must
 // emit at most one value (none is null). A runtime error, a timeout, several
@@ -25,6 +27,8 @@
 // at the calculation's place in the blueprint file. Null fits every type.
 // After [MaxTimeouts] timeouts a calculation is not run again within the
 // same evaluation: a runaway program costs at most that many deadlines.
+// Warnings are capped per property and evaluation ([Options.MaxWarnings]).
+// Memory is not bounded beyond gojq's own limits.
 //
 // # Formulas
 //

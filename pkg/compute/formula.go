@@ -10,9 +10,8 @@ import (
 	"github.com/itchyny/gojq"
 )
 
-// Formula arithmetic functions. Their names start with an underscore and
-// hold a space-free prefix no formula can spell: formulas cannot name
-// functions at all.
+// Formula arithmetic functions. No formula can call them by name (or call
+// anything): identifiers are always translated to property reads.
 const (
 	fnAdd = "_berth_add"
 	fnSub = "_berth_sub"

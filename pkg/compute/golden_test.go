@@ -1,7 +1,9 @@
 package compute_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -261,4 +263,31 @@ func sortedKeys(m map[catalog.EntityKey]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestEvaluate_FilterError checks that a query the filter cannot evaluate
+// yields null and a warning at the query.
+func TestEvaluate_FilterError(t *testing.T) {
+	cat := graph(t)
+	failing := func(catalog.Query, *catalog.Entity) (bool, error) { return false, errors.New("bad rule") }
+	vals, diags := evaluate(t, cat, compute.Options{Filter: failing, Now: nowFixed}, map[catalog.EntityKey]bool{key("service", "api"): true})
+	if got, ok := vals[key("service", "api")]["successful_deployments"]; !ok || got != nil {
+		t.Errorf("want null, got %v (present %v)", got, ok)
+	}
+	want := `blueprints/service.yaml:32:5: warning: blueprint "service": aggregation successful_deployments of entity "api": query: bad rule; value is null [calculation]
+`
+	if diff := cmp.Diff(want, format(diags)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestEvaluate_Canceled checks that Evaluate stops when its context ends.
+func TestEvaluate_Canceled(t *testing.T) {
+	cat := graph(t)
+	prog := mustCompile(t, cat)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := prog.Evaluate(ctx, cat, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("want context.Canceled, got %v", err)
+	}
 }
