@@ -90,11 +90,18 @@ Exit codes: 0 success, 1 findings or failure, 2 usage error.`,
 	}
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.validateCmd(), a.scoreCmd())
+	root.AddCommand(a.validateCmd(), a.scoreCmd(), a.indexCmd(), a.serveCmd())
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	}
 	return root
+}
+
+// level returns the --log-level flag's level.
+func (a *app) level() slog.Level {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(a.logLevel))
+	return lvl
 }
 
 // args wraps a cobra argument validator so its failures are usage errors.

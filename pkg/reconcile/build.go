@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/pkg/catalog"
+	"github.com/berth-dev/berth/pkg/compute"
 	"github.com/berth-dev/berth/pkg/gitsource"
 	"github.com/berth-dev/berth/pkg/index"
+	"github.com/berth-dev/berth/pkg/query"
 	"github.com/berth-dev/berth/pkg/schema"
 	"github.com/berth-dev/berth/pkg/scorecard"
 	"github.com/berth-dev/berth/pkg/validate"
@@ -30,6 +32,7 @@ type memo struct {
 	cat       *catalog.Catalog
 	bpHash    map[string]string // blueprint → schema hash
 	schemaKey string            // hash of berth.yaml and policies
+	computed  compute.Values    // computed property values of every entity
 }
 
 // next is a validated catalog ready to apply.
@@ -97,12 +100,65 @@ func (r *Reconciler) build(ctx context.Context, head gitsource.Commit, st index.
 			n.prevKeys[k] = true
 		}
 	}
+	if err := r.compute(ctx, n, prev, head); err != nil {
+		return nil, err
+	}
 	if !n.diags.HasErrors() {
 		if err := r.score(ctx, n, prev); err != nil {
 			return nil, err
 		}
 	}
 	return n, nil
+}
+
+// compute evaluates computed properties: every entity on a full build, else
+// the changed entities and those whose mirrors or aggregations read them
+// (which join the upserts). Values of the others carry over.
+func (r *Reconciler) compute(ctx context.Context, n *next, prev *memo, head gitsource.Commit) error {
+	prog, diags := compute.CompileWith(n.cat, compute.Options{Filter: query.Matcher(n.cat), Now: func() time.Time { return head.When }})
+	n.diags = append(n.diags, diags...).Sort()
+	if n.diags.HasErrors() {
+		return nil
+	}
+	var only map[catalog.EntityKey]bool
+	if n.incremental {
+		changed := make([]catalog.EntityKey, 0, len(n.upsert))
+		for k := range n.upsert {
+			changed = append(changed, k)
+		}
+		for k := range n.prevKeys {
+			if n.cat.Entity(k) == nil {
+				changed = append(changed, k)
+			}
+		}
+		for k := range prog.AffectedBetween(prev.cat, n.cat, changed) {
+			if n.cat.Entity(k) != nil {
+				n.upsert[k] = true
+			}
+		}
+		if prev.computed != nil {
+			only = n.upsert // after a restart nothing is remembered: evaluate all
+		}
+	}
+	vals, diags, err := prog.Evaluate(ctx, n.cat, only)
+	if err != nil {
+		return err
+	}
+	n.diags = append(n.diags, diags...).Sort()
+	if n.incremental && prev.computed != nil {
+		merged := make(compute.Values, len(n.cat.Entities))
+		for _, e := range n.cat.Entities {
+			if v, ok := vals[e.Key()]; ok {
+				merged[e.Key()] = v
+			} else if v, ok := prev.computed[e.Key()]; ok {
+				merged[e.Key()] = v
+			}
+		}
+		vals = merged
+	}
+	n.computed = vals
+	n.memo.computed = vals
+	return nil
 }
 
 // touchesGlobal reports whether a change affects every entity's validation.
@@ -312,7 +368,10 @@ func (r *Reconciler) score(ctx context.Context, n *next, prev *memo) error {
 	if diags.HasErrors() {
 		return nil
 	}
-	opts := scorecard.Options{Now: r.opts.Now()}
+	opts := scorecard.Options{Now: r.opts.Now(), Property: func(e *catalog.Entity, key string) (any, bool) {
+		v, ok := n.computed[e.Key()][key]
+		return v, ok
+	}}
 	if n.incremental && prog.Local() && sameScorecards(prev.cat, n.cat) {
 		opts.Only = n.upsert
 	}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/berth-dev/berth/pkg/api"
+	"github.com/berth-dev/berth/pkg/reconcile"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/robfig/cron/v3"
+	"github.com/spf13/cobra"
+)
+
+// Shutdown time limits.
+const (
+	shutdownHTTP      = 10 * time.Second
+	shutdownReconcile = 20 * time.Second
+)
+
+func (a *app) serveCmd() *cobra.Command {
+	var f sourceFlags
+	var addr, interval string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Follow a branch into the index and serve the read-only API",
+		Long: `Serve reconciles the branch at start, on a cron schedule (--interval) and on GitHub
+push webhooks (POST /hooks/github, verified with BERTH_WEBHOOK_SECRET), and serves:
+
+  GET /healthz, /readyz     liveness; readiness once a revision is applied
+  GET /v1/status            Flux-style status: applied/attempted revision, conditions,
+                            errors of the last failed attempt, last 20 reconciles
+  GET /metrics              Prometheus metrics
+  /v1/...                   the Port-shaped read API
+
+The index is derived from Git: run any number of replicas, each with its own --db,
+behind a load balancer; they converge on the same revision.
+
+With no flags it follows branch main of the repository in the current directory
+(catalog-example/ in berth's own repository) into ./berth.db on 127.0.0.1:8080.
+Logs are JSON. SIGINT/SIGTERM shut down gracefully.`,
+		Example: `  berth serve
+  berth serve --repo https://github.com/acme/catalog --interval "@every 30s" --addr :8080
+  BERTH_WEBHOOK_SECRET=... berth serve --repo /srv/catalog.git --db /var/lib/berth/berth.db`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sched, err := cron.ParseStandard(interval)
+			if err != nil {
+				return usageError{fmt.Errorf("--interval %q: %w", interval, err)}
+			}
+			log := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: a.level()}))
+			return a.serve(cmd.Context(), &f, addr, sched, log)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
+	cmd.Flags().StringVar(&interval, "interval", "@every 1m", "reconcile schedule (cron spec or @every DURATION)")
+	return cmd
+}
+
+func (a *app) serve(ctx context.Context, f *sourceFlags, addr string, sched cron.Schedule, log *slog.Logger) error {
+	s, err := a.open(ctx, f, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			log.Error("close index", "err", err)
+		}
+	}()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := reconcile.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	s.rec.SetMetrics(m)
+
+	srv := &http.Server{
+		Addr: addr,
+		Handler: api.New(s.db, s.rec, api.Config{
+			WebhookSecret: []byte(os.Getenv("BERTH_WEBHOOK_SECRET")), Branch: f.branch, Log: log, Gatherer: reg,
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	if os.Getenv("BERTH_WEBHOOK_SECRET") == "" {
+		log.Info("webhook disabled: set BERTH_WEBHOOK_SECRET to enable POST /hooks/github")
+	}
+
+	runCtx, stopRun := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- s.rec.Run(runCtx) }()
+
+	c := cron.New(cron.WithChain(cron.Recover(cron.DiscardLogger), cron.SkipIfStillRunning(cron.DiscardLogger)))
+	c.Schedule(sched, cron.FuncJob(s.rec.Trigger))
+	c.Start()
+
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(ln) }()
+	log.Info("serving", "addr", ln.Addr().String(), "repo", f.repo, "branch", f.branch, "dir", f.catalogDir(), "db", f.db)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case serveErr = <-httpDone:
+	}
+
+	// Reverse order: stop triggers, stop serving, stop reconciling, then
+	// the deferred index close.
+	<-c.Stop().Done()
+	shCtx, cancel := context.WithTimeout(context.Background(), shutdownHTTP)
+	defer cancel()
+	if err := srv.Shutdown(shCtx); err != nil {
+		log.Error("http shutdown", "err", err)
+	}
+	stopRun()
+	select {
+	case <-runDone:
+	case <-time.After(shutdownReconcile):
+		log.Error("reconcile did not stop in time")
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}
