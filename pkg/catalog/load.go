@@ -7,8 +7,11 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // File is one file of a catalog tree, parsed.
@@ -27,8 +30,8 @@ type Options struct {
 	// Limits bound each file's cost. Zero fields take defaults; berth.yaml's
 	// limits, when present, override these.
 	Limits Limits
-	// Progress, when set, is called after each file is read with the count
-	// of files read so far.
+	// Progress, when set, is called now and then with the count of files
+	// read so far, from any goroutine.
 	Progress func(files int)
 }
 
@@ -101,7 +104,12 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Catalog, error) {
 		}
 	}
 
-	n := 0
+	type job struct {
+		path string
+		kind Kind
+		bp   string
+	}
+	var jobs []job
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
@@ -150,11 +158,7 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Catalog, error) {
 				return nil
 			}
 		}
-		files = append(files, readFile(fsys, p, kind, bp, limits))
-		n++
-		if opts.Progress != nil {
-			opts.Progress(n)
-		}
+		jobs = append(jobs, job{p, kind, bp})
 		return nil
 	})
 	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
@@ -163,6 +167,33 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("walk catalog: %w", err)
 	}
+
+	// Read and parse on every core; results keep the walk's order.
+	parsed := make([]*File, len(jobs))
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(1, len(jobs))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(jobs) || ctx.Err() != nil {
+					return
+				}
+				j := jobs[i]
+				parsed[i] = readFile(fsys, j.path, j.kind, j.bp, limits)
+				if n := done.Add(1); opts.Progress != nil && n%1024 == 0 {
+					opts.Progress(int(n))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	files = append(files, parsed...)
 	cat := New(files)
 	cat.Diags = append(cat.Diags, diags...)
 	return cat, nil

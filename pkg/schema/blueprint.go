@@ -27,7 +27,7 @@ type compiledBlueprint struct {
 // #Entity narrowed to the blueprint's properties and relations, closed.
 func blueprintSource(b *catalog.Blueprint) string {
 	var s strings.Builder
-	s.WriteString("#Entity & {\n\tproperties: close({\n")
+	s.WriteString("#E: #EntityBase & {\n\tproperties: close({\n")
 	required := map[string]bool{}
 	for _, r := range b.Schema.Required {
 		required[r] = true
@@ -40,7 +40,7 @@ func blueprintSource(b *catalog.Blueprint) string {
 		if required[name] {
 			fmt.Fprintf(&s, "\t\t%s!: %s\n", strconv.Quote(name), propertyType(p))
 		} else {
-			fmt.Fprintf(&s, "\t\t%s?: null | (%s)\n", strconv.Quote(name), propertyType(p))
+			fmt.Fprintf(&s, "\t\t%s?: %s\n", strconv.Quote(name), propertyType(p))
 		}
 	}
 	s.WriteString("\t})\n\trelations: close({\n")
@@ -48,11 +48,11 @@ func blueprintSource(b *catalog.Blueprint) string {
 		r := b.Relations[name]
 		switch {
 		case r.Many:
-			fmt.Fprintf(&s, "\t\t%s?: null | [...#EntityID]\n", strconv.Quote(name))
+			fmt.Fprintf(&s, "\t\t%s?: [...#EntityID]\n", strconv.Quote(name))
 		case r.Required:
 			fmt.Fprintf(&s, "\t\t%s!: #EntityID\n", strconv.Quote(name))
 		default:
-			fmt.Fprintf(&s, "\t\t%s?: null | #EntityID\n", strconv.Quote(name))
+			fmt.Fprintf(&s, "\t\t%s?: #EntityID\n", strconv.Quote(name))
 		}
 	}
 	s.WriteString("\t})\n}\n")
@@ -186,7 +186,13 @@ func (w *worker) blueprint(b *catalog.Blueprint) compiledBlueprint {
 	if c, ok := w.bps[src]; ok {
 		return c
 	}
-	def := w.root.Context().CompileString(withImports(src), cue.Scope(w.root), cue.Filename("blueprint "+b.Identifier))
+	// The definition must be one (#E): closedness is a property of
+	// definitions, and a plain expression would let unknown fields through.
+	v := w.root.Context().CompileString(withImports(src), cue.Scope(w.root), cue.Filename("blueprint "+b.Identifier))
+	def := v.LookupPath(cue.ParsePath("#E"))
+	if v.Err() != nil {
+		def = v
+	}
 	c := compiledBlueprint{def: def, err: def.Err()}
 	w.bps[src] = c
 	return c

@@ -46,12 +46,18 @@ func (v *Validator) ValidateDocuments(ctx context.Context, cat *catalog.Catalog)
 // maxRounds bounds how often check re-validates a document after removing
 // the values already reported: CUE stops at the first failing field of a
 // struct, and people want every error in one run.
-const maxRounds = 8
+const maxRounds = 32
 
 // check validates document d against def and maps the errors back to d.
 // explain, when set, may phrase an issue better than CUE does.
 func (w *worker) check(def cueValue, d *catalog.Document, code string, explain func(cueIssue) string) catalog.Diagnostics {
-	err := def.Unify(w.ctx.Encode(d.Value)).Validate(concrete...)
+	return w.checkValue(def, d, d.Value, code, explain)
+}
+
+// checkValue is check with the value to validate given: d.Value itself or a
+// normalised form of it with the same paths.
+func (w *worker) checkValue(def cueValue, d *catalog.Document, value map[string]any, code string, explain func(cueIssue) string) catalog.Diagnostics {
+	err := def.Unify(w.ctx.Encode(value)).Validate(concrete...)
 	if err == nil {
 		return nil
 	}
@@ -61,7 +67,6 @@ func (w *worker) check(def cueValue, d *catalog.Document, code string, explain f
 	}
 	var out catalog.Diagnostics
 	var reported [][]string
-	value := d.Value
 	for round := 0; err != nil && round < maxRounds; round++ {
 		fresh := 0
 		for _, is := range issues(err) {

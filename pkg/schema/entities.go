@@ -78,7 +78,7 @@ func (v *Validator) ValidateEntities(ctx context.Context, cat *catalog.Catalog, 
 					localBad[b.Identifier] = true
 					continue
 				}
-				ds := w.check(c.def, e.Doc, catalog.CodeEntitySchema, explainer{b, e}.explain)
+				ds := w.checkValue(c.def, e.Doc, entityValue(e.Doc.Value), catalog.CodeEntitySchema, explainer{b, e}.explain)
 				if len(ds) == 0 {
 					ds = w.policy(policies, e)
 				}
@@ -190,6 +190,36 @@ func (w *worker) policy(files []*catalog.File, e *catalog.Entity) catalog.Diagno
 			}
 			out = append(out, catalog.Errorf(position(e.Doc, is), catalog.CodePolicy,
 				"entity %q breaks policy %s: %s", e.Identifier, f.Path, msg))
+		}
+	}
+	return out
+}
+
+// entityValue returns the entity document as CUE sees it: explicit nulls
+// (Port's "no value") dropped, and a single team written as a list. The
+// generated definitions then need no null alternatives, which keeps CUE out
+// of disjunction cross-products on the hot path; paths stay the document's.
+func entityValue(v map[string]any) map[string]any {
+	out := make(map[string]any, len(v))
+	for k, x := range v {
+		switch k {
+		case "properties", "relations":
+			if m, ok := x.(map[string]any); ok {
+				clean := make(map[string]any, len(m))
+				for pk, px := range m {
+					if px != nil {
+						clean[pk] = px
+					}
+				}
+				x = clean
+			}
+		case "team":
+			if s, ok := x.(string); ok {
+				x = []any{s}
+			}
+		}
+		if x != nil {
+			out[k] = x
 		}
 	}
 	return out
