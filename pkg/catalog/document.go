@@ -1,6 +1,10 @@
 package catalog
 
-import "strings"
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
 
 // Kind names the sort of object a document holds; it follows from the folder
 // the file lives in.
@@ -43,7 +47,54 @@ type Document struct {
 	// prefix is prepended to lookups: a document split out of a list or a
 	// wrapper object keeps the positions of the whole file.
 	prefix string
-	pos    map[string]span
+	pos    *posIndex
+}
+
+// posIndex maps paths to spans compactly: sorted 64-bit FNV-1a hashes of
+// the paths beside their spans. A catalog of 100k entities holds millions
+// of positions; a map of path strings would cost several times more. A hash
+// collision can only misplace a diagnostic, never change a verdict.
+type posIndex struct {
+	keys  []uint64
+	spans []span
+}
+
+func newPosIndex(m map[string]span) *posIndex {
+	idx := &posIndex{keys: make([]uint64, 0, len(m)), spans: make([]span, 0, len(m))}
+	type kv struct {
+		k uint64
+		s span
+	}
+	all := make([]kv, 0, len(m))
+	for p, s := range m {
+		all = append(all, kv{hashPath(p), s})
+	}
+	slices.SortFunc(all, func(a, b kv) int { return cmp.Compare(a.k, b.k) })
+	for _, e := range all {
+		idx.keys = append(idx.keys, e.k)
+		idx.spans = append(idx.spans, e.s)
+	}
+	return idx
+}
+
+func (x *posIndex) get(path string) (span, bool) {
+	if x == nil {
+		return span{}, false
+	}
+	i, ok := slices.BinarySearch(x.keys, hashPath(path))
+	if !ok {
+		return span{}, false
+	}
+	return x.spans[i], true
+}
+
+func hashPath(p string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(p); i++ {
+		h ^= uint64(p[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // pathSep separates path elements in position keys; it cannot occur in YAML
@@ -67,7 +118,7 @@ func joinPath(prefix string, path []string) string {
 // key, so the message points at the object that lacks the field.
 func (d *Document) Pos(path ...string) Position {
 	for i := len(path); i >= 0; i-- {
-		if s, ok := d.pos[joinPath(d.prefix, path[:i])]; ok {
+		if s, ok := d.pos.get(joinPath(d.prefix, path[:i])); ok {
 			if i == len(path) {
 				return d.at(s.line, s.col)
 			}
@@ -83,7 +134,7 @@ func (d *Document) Pos(path ...string) Position {
 // KeyPos returns the position of the key that names the value at path, or
 // Pos(path...) when the value has no key (a list item, the document root).
 func (d *Document) KeyPos(path ...string) Position {
-	if s, ok := d.pos[joinPath(d.prefix, path)]; ok && s.keyLine > 0 {
+	if s, ok := d.pos.get(joinPath(d.prefix, path)); ok && s.keyLine > 0 {
 		return d.at(s.keyLine, s.keyCol)
 	}
 	return d.Pos(path...)

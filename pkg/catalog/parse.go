@@ -115,15 +115,19 @@ func ParseFile(file string, data []byte, kind Kind, limits Limits) ([]*Document,
 
 // document converts one YAML document into catalog documents.
 func (p *parser) document(n *yaml.Node, kind Kind) []*Document {
-	p.pos = make(map[string]span)
+	clear(p.pos)
+	if p.pos == nil {
+		p.pos = make(map[string]span)
+	}
 	p.values = 0
 	root := n.Content[0]
 	v, err := p.value(root, "", 0, 0)
 	if err != nil {
 		return nil
 	}
+	idx := newPosIndex(p.pos)
 	newDoc := func(prefix string, m map[string]any) *Document {
-		return &Document{Kind: kind, File: p.file, Value: m, prefix: prefix, pos: p.pos}
+		return &Document{Kind: kind, File: p.file, Value: m, prefix: prefix, pos: idx}
 	}
 	switch v := v.(type) {
 	case map[string]any:

@@ -19,8 +19,9 @@ import (
 
 // compiledBlueprint is a blueprint's entity definition in one worker.
 type compiledBlueprint struct {
-	def cue.Value
-	err error // the blueprint could not be compiled (a bad pattern)
+	def  cue.Value
+	err  error // the blueprint could not be compiled (a bad pattern)
+	memo *memo
 }
 
 // blueprintSource returns the CUE definition of a blueprint's entities:
@@ -182,8 +183,12 @@ func (v *Validator) SchemaHash(cat *catalog.Catalog, bp string) string {
 
 // blueprint returns b's compiled definition in worker w.
 func (w *worker) blueprint(b *catalog.Blueprint) compiledBlueprint {
+	if c, ok := w.byPtr[b]; ok {
+		return c
+	}
 	src := blueprintSource(b)
 	if c, ok := w.bps[src]; ok {
+		w.byPtr[b] = c
 		return c
 	}
 	// The definition must be one (#E): closedness is a property of
@@ -194,7 +199,15 @@ func (w *worker) blueprint(b *catalog.Blueprint) compiledBlueprint {
 		def = v
 	}
 	c := compiledBlueprint{def: def, err: def.Err()}
+	if c.err == nil {
+		fsrc, typed := fieldsSource(b)
+		fv := w.root.Context().CompileString(withImports(fsrc), cue.Scope(w.root), cue.Filename("fields "+b.Identifier))
+		if f := fv.LookupPath(cue.ParsePath("#F")); fv.Err() == nil && f.Err() == nil {
+			c.memo = &memo{fields: f, byField: map[string]cue.Value{}, shapes: map[string]bool{}, values: map[string]bool{}, typed: typed}
+		}
+	}
 	w.bps[src] = c
+	w.byPtr[b] = c
 	return c
 }
 

@@ -78,7 +78,14 @@ func (v *Validator) ValidateEntities(ctx context.Context, cat *catalog.Catalog, 
 					localBad[b.Identifier] = true
 					continue
 				}
-				ds := w.checkValue(c.def, e.Doc, entityValue(e.Doc.Value), catalog.CodeEntitySchema, explainer{b, e}.explain)
+				val := entityValue(e.Doc.Value)
+				var ds catalog.Diagnostics
+				if c.memo == nil || !w.known(c.memo, val) {
+					ds = w.checkValue(c.def, e.Doc, val, catalog.CodeEntitySchema, explainer{b, e}.explain)
+					if len(ds) == 0 && c.memo != nil {
+						w.learn(c.memo, val)
+					}
+				}
 				if len(ds) == 0 {
 					ds = w.policy(policies, e)
 				}

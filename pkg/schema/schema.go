@@ -40,9 +40,10 @@ type worker struct {
 	ctx   *cue.Context
 	root  cue.Value
 	defs  map[catalog.Kind]cue.Value
-	bps   map[string]compiledBlueprint // by schema hash
-	pols  map[string]cue.Value         // policy file source hash → value
-	entry cue.Value                    // #Entity
+	bps   map[string]compiledBlueprint // by generated source
+	byPtr map[*catalog.Blueprint]compiledBlueprint
+	pols  map[string]cue.Value // policy file source hash → value
+	entry cue.Value            // #Entity
 }
 
 var (
@@ -97,7 +98,7 @@ func (v *Validator) newWorker() (*worker, error) {
 		return nil, fmt.Errorf("compile schemas: %w", err)
 	}
 	w := &worker{ctx: ctx, root: root, defs: map[catalog.Kind]cue.Value{},
-		bps: map[string]compiledBlueprint{}, pols: map[string]cue.Value{}}
+		bps: map[string]compiledBlueprint{}, byPtr: map[*catalog.Blueprint]compiledBlueprint{}, pols: map[string]cue.Value{}}
 	for k, name := range kindDefs {
 		d := root.LookupPath(cue.ParsePath(name))
 		if err := d.Err(); err != nil {
