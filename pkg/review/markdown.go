@@ -223,7 +223,7 @@ func (m *mdWriter) levels(levels []scorecard.Change) {
 		return
 	}
 	ups, downs := countDirections(levels)
-	m.f("### Scorecards (%s: %d ↑, %d ↓)\n\n", plural(len(levels), "change", "changes"), ups, downs)
+	m.f("### Scorecards (%s: %s ↑, %s ↓)\n\n", plural(len(levels), "change", "changes"), num(ups), num(downs))
 	if len(levels) > m.opts.MaxRows {
 		type agg struct{ up, down, other int }
 		per := map[string]*agg{}
