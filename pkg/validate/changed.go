@@ -138,7 +138,7 @@ func ignored(p string) bool {
 func unknownFile(p string) catalog.Diagnostics {
 	top, _, nested := strings.Cut(p, "/")
 	if nested {
-		if _, _, ok := catalog.KindOf(top + "/x.yaml"); !ok {
+		if !knownFolder(top) {
 			return catalog.Diagnostics{catalog.Warningf(catalog.Position{File: top}, catalog.CodeUnknownFile,
 				"folder %s/ is not part of the catalog layout and is ignored", top)}
 		}
@@ -146,7 +146,7 @@ func unknownFile(p string) catalog.Diagnostics {
 	switch path.Ext(p) {
 	case ".yaml", ".yml", ".json", ".cue":
 		return catalog.Diagnostics{catalog.Warningf(catalog.Position{File: p}, catalog.CodeUnknownFile,
-			"file is outside the catalog folders and is ignored")}
+			"file is outside the catalog folders (actions/, blueprints/, entities/, pages/, policies/, roles/, scorecards/) and is ignored")}
 	}
 	return nil
 }
@@ -160,4 +160,11 @@ func (r *Result) stager(opts Options) func(Stage) func() {
 		start := time.Now()
 		return func() { r.Timings[s] += time.Since(start) }
 	}
+}
+
+// knownFolder reports whether top is one of the catalog's folders.
+func knownFolder(top string) bool {
+	_, _, yaml := catalog.KindOf(top + "/x.yaml")
+	_, _, cue := catalog.KindOf(top + "/x.cue")
+	return yaml || cue
 }
