@@ -9,7 +9,6 @@ import (
 
 	"github.com/berth-dev/berth/pkg/catalog"
 	"github.com/berth-dev/berth/pkg/query"
-	"github.com/berth-dev/berth/pkg/scorecard"
 )
 
 // Gate modes.
@@ -208,11 +207,10 @@ func judgeNoRegression(in Input, g catalog.Gate, filter *query.Query, r *Report,
 		gr.Failures = append(gr.Failures, GateFailure{Entity: ref(e), Scorecard: c.Scorecard, Level: c.To, From: c.From})
 	}
 	// Checked counts the head's entities scored by the listed scorecards.
-	for k, m := range in.Head.Scores.Results {
+	for _, m := range in.Head.Scores.Results {
 		for id := range m {
 			if cards[id] {
 				gr.Checked++
-				_ = k
 				break
 			}
 		}
@@ -243,5 +241,3 @@ func describe(g catalog.Gate) string {
 	}
 	return s
 }
-
-var _ = scorecard.Change{}
