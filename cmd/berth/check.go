@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/pkg/catalog"
+	"github.com/berth-dev/berth/pkg/checks"
+	"github.com/berth-dev/berth/pkg/compute"
+	"github.com/berth-dev/berth/pkg/gitsource"
+	"github.com/berth-dev/berth/pkg/query"
+	"github.com/berth-dev/berth/pkg/review"
+	"github.com/berth-dev/berth/pkg/schema"
+	"github.com/berth-dev/berth/pkg/scorecard"
+	"github.com/berth-dev/berth/pkg/validate"
+	"github.com/spf13/cobra"
+)
+
+const outputMarkdown = "markdown"
+
+// --fail-on values.
+const (
+	failOnError = "error"
+	failOnGate  = "gate"
+	failOnNever = "never"
+)
+
+// checkFlags are the flags of `berth check`.
+type checkFlags struct {
+	base, head, repo, dir string
+	github, comment       bool
+	failOn, output, at    string
+	workers               int
+}
+
+func (a *app) checkCmd() *cobra.Command {
+	var f checkFlags
+	cmd := &cobra.Command{
+		Use:   "check --head REF [--base REF]",
+		Short: "Check a catalog change: validate the head, compare it with the base, judge the quality gates",
+		Long: `Check validates the catalog at commit --head of the Git repository --repo (in the
+directory --dir) through every layer, then compares it with --base: entities added,
+changed (with the properties that changed) and removed, scorecard levels that went up
+or down, rules newly failing or passing, and the quality gates of the head's berth.yaml.
+Only the files changed between base and head are validated again with CUE; the base is
+read without CUE, as it was valid when merged. Without --base the head is checked alone.
+
+REFs are anything git rev-parse reads: a branch, origin/main, HEAD, HEAD~1, a tag or a
+(short) commit hash. Uncommitted changes are not seen.
+
+--github reports to GitHub from a GitHub Actions job (GITHUB_REPOSITORY, GITHUB_TOKEN,
+GITHUB_EVENT_PATH, GITHUB_API_URL...): a check run with line annotations, the job
+summary, and with --comment one sticky pull-request comment. A token that may not write
+(a fork's) falls back to the job summary and workflow annotations. On a push to the
+default branch the check run carries that commit's scorecard summary too.
+
+Exit status: 1 when --fail-on=error and the head has errors, or --fail-on=gate (the
+default) and it has errors or a blocking gate fails; 0 otherwise; 2 on usage errors.`,
+		Example: `  berth check --base origin/main --head HEAD
+  berth check --base main --head feature --dir catalog --output markdown > report.md
+  berth check --head HEAD --output json | jq '.gates[] | select(.passed | not)'`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runCheck(cmd.Context(), f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.base, "base", "", "commit or ref the change starts from (none: check the head alone)")
+	fl.StringVar(&f.head, "head", "HEAD", "commit or ref to check")
+	fl.StringVar(&f.repo, "repo", ".", "the Git repository")
+	fl.StringVar(&f.dir, "dir", ".", "catalog directory inside the repository")
+	fl.BoolVar(&f.github, "github", false, "report to GitHub (check run, job summary) from a GitHub Actions job")
+	fl.BoolVar(&f.comment, "comment", false, "with --github, keep one sticky pull-request comment with the report")
+	fl.StringVar(&f.failOn, "fail-on", failOnGate, "exit 1 on: error, gate (an error or a blocking gate) or never")
+	fl.StringVarP(&f.output, "output", "o", outputText, "output format: text, json or markdown")
+	fl.StringVar(&f.at, "at", "", "evaluate scorecards as of this date (YYYY-MM-DD; default now)")
+	fl.IntVar(&f.workers, "workers", runtime.GOMAXPROCS(0), "goroutines validating entities")
+	return cmd
+}
+
+func (a *app) runCheck(ctx context.Context, f checkFlags) error {
+	if err := checkOutput(f.output, outputText, outputJSON, outputMarkdown); err != nil {
+		return err
+	}
+	switch f.failOn {
+	case failOnError, failOnGate, failOnNever:
+	default:
+		return usageError{fmt.Errorf("--fail-on %q: want one of error, gate, never", f.failOn)}
+	}
+	if f.comment && !f.github {
+		return usageError{errors.New("--comment needs --github")}
+	}
+	now := time.Now()
+	if f.at != "" {
+		t, err := time.Parse(time.DateOnly, f.at)
+		if err != nil {
+			return usageError{fmt.Errorf("--at: want YYYY-MM-DD: %w", err)}
+		}
+		now = t
+	}
+	var env checks.Env
+	if f.github {
+		var err error
+		if env, err = checks.FromEnv(os.Getenv); err != nil {
+			return fmt.Errorf("--github: %w", err)
+		}
+	}
+
+	res, err := a.check(ctx, f, now)
+	if err != nil {
+		return err
+	}
+	rep := res.report
+	dir := res.dir
+
+	switch f.output {
+	case outputJSON:
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	case outputMarkdown:
+		fmt.Fprint(a.stdout, rep.Markdown(review.MarkdownOptions{}))
+	default:
+		if err := rep.Text(a.stdout, 0); err != nil {
+			return err
+		}
+	}
+
+	failed := rep.Errors > 0 && f.failOn != failOnNever ||
+		rep.GatesFailed(review.ModeBlock) > 0 && f.failOn == failOnGate
+	if f.github {
+		if err := a.publish(ctx, env, dir, res, failed, f.comment); err != nil {
+			return err
+		}
+	}
+	if failed {
+		return errFindings
+	}
+	return nil
+}
+
+// checked is the outcome of a check, before it is printed.
+type checked struct {
+	report *review.Report
+	dir    string // the catalog directory inside the repository
+	head   review.Side
+}
+
+// check resolves the refs, loads, validates and scores both sides, and
+// compares them.
+func (a *app) check(ctx context.Context, f checkFlags, now time.Time) (*checked, error) {
+	root, dir, err := repoRoot(f.repo, f.dir)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	repo, err := gitsource.Open(ctx, gitsource.Options{URL: root, Dir: dir})
+	if err != nil {
+		return nil, err
+	}
+	defer repo.Close()
+	head, err := repo.Resolve(ctx, f.head)
+	if err != nil {
+		return nil, fmt.Errorf("--head: %w", err)
+	}
+	headFS, err := repo.FS(ctx, head)
+	if err != nil {
+		return nil, fmt.Errorf("--head: %w", err)
+	}
+	v, err := schema.New()
+	if err != nil {
+		return nil, fmt.Errorf("compile schemas: %w", err)
+	}
+
+	var notes []string
+	var base string
+	var baseCat *catalog.Catalog
+	var changed []string
+	if f.base != "" {
+		if base, err = repo.Resolve(ctx, f.base); err != nil {
+			return nil, fmt.Errorf("--base: %w", err)
+		}
+		baseCat, changed, err = loadBase(ctx, repo, base, head, f.workers)
+		if err != nil {
+			a.log.Warn("check: cannot load the base; checking the head alone", "base", f.base, "err", err)
+			notes = append(notes, fmt.Sprintf("The base %s could not be loaded (%v), so the head is checked alone.", f.base, err))
+			baseCat, changed = nil, nil
+		}
+	}
+
+	opts := validate.Options{Workers: f.workers}
+	var res *validate.Result
+	if baseCat != nil {
+		res, err = validate.Changed(ctx, v, baseCat, headFS, changed, opts)
+	} else {
+		res, err = validate.Run(ctx, v, headFS, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	diags := res.Diagnostics
+
+	headSide, ds, err := scoreSide(ctx, res.Catalog, now)
+	if err != nil {
+		return nil, err
+	}
+	diags = append(diags, ds...).Sort()
+	in := review.Input{Head: headSide, Diagnostics: diags, Changed: changed, Now: now, Notes: notes}
+	if baseCat != nil {
+		baseSide, _, err := scoreSide(ctx, baseCat, now)
+		if err != nil {
+			return nil, err
+		}
+		in.Base = &baseSide
+	}
+	rep := review.Compare(in)
+	rep.Base, rep.Head = base, head
+	return &checked{report: rep, dir: dir, head: headSide}, nil
+}
+
+// loadBase reads the base commit without CUE (it was valid when merged)
+// and lists the catalog paths changed between base and head.
+func loadBase(ctx context.Context, repo *gitsource.Repo, base, head string, workers int) (*catalog.Catalog, []string, error) {
+	fsys, err := repo.FS(ctx, base)
+	if err != nil {
+		return nil, nil, err
+	}
+	cat, err := validate.Load(ctx, fsys, validate.Options{Workers: workers})
+	if err != nil {
+		return nil, nil, err
+	}
+	cat.Build()
+	chs, err := repo.Changes(ctx, base, head)
+	if err != nil {
+		return nil, nil, err
+	}
+	changed := make([]string, 0, len(chs))
+	for _, c := range chs {
+		changed = append(changed, c.Path)
+		if c.OldPath != "" {
+			changed = append(changed, c.OldPath)
+		}
+	}
+	return cat, changed, nil
+}
+
+// scoreSide computes the catalog's computed properties and evaluates its
+// scorecards with them. Scorecards that do not compile are reported and
+// left out.
+func scoreSide(ctx context.Context, cat *catalog.Catalog, now time.Time) (review.Side, catalog.Diagnostics, error) {
+	side := review.Side{Catalog: cat}
+	prog, diags := compute.CompileWith(cat, compute.Options{Filter: queryFilter(cat, now), Now: func() time.Time { return now }})
+	values, ds, err := prog.Evaluate(ctx, cat, nil)
+	if err != nil {
+		return side, nil, err
+	}
+	diags = append(diags, ds...)
+	side.Property = func(e *catalog.Entity, key string) (any, bool) {
+		v, ok := values[e.Key()][key]
+		return v, ok
+	}
+	sp, ds := scorecard.Compile(cat)
+	diags = append(diags, ds...)
+	ev, err := sp.Evaluate(ctx, cat, scorecard.Options{Now: now, Property: side.Property})
+	if err != nil {
+		return side, nil, err
+	}
+	side.Scores = ev
+	return side, diags, nil
+}
+
+// queryFilter evaluates aggregation queries with the query engine, parsing
+// each query once.
+func queryFilter(cat *catalog.Catalog, now time.Time) func(catalog.Query, *catalog.Entity) (bool, error) {
+	var mu sync.Mutex
+	parsed := map[uintptr]*query.Query{}
+	env := &query.Env{Catalog: cat, Now: now}
+	return func(q catalog.Query, e *catalog.Entity) (bool, error) {
+		k := reflect.ValueOf(q).Pointer()
+		mu.Lock()
+		pq, ok := parsed[k]
+		mu.Unlock()
+		if !ok {
+			var err error
+			if pq, err = query.Parse(q); err != nil {
+				return false, err
+			}
+			mu.Lock()
+			parsed[k] = pq
+			mu.Unlock()
+		}
+		return pq.Eval(env, e)
+	}
+}
+
+// repoRoot finds the Git repository holding dir (walking up as git does)
+// and returns its top directory and the catalog directory relative to it.
+func repoRoot(repo, dir string) (root, rel string, err error) {
+	abs, err := filepath.Abs(repo)
+	if err != nil {
+		return "", "", err
+	}
+	for p := abs; ; {
+		if _, err := os.Stat(filepath.Join(p, ".git")); err == nil {
+			sub, err := filepath.Rel(p, abs)
+			if err != nil {
+				return "", "", err
+			}
+			rel = path.Join(filepath.ToSlash(sub), filepath.ToSlash(dir))
+			if rel == ".." || strings.HasPrefix(rel, "../") || path.IsAbs(rel) {
+				return "", "", fmt.Errorf("--dir %s is outside the repository %s", dir, p)
+			}
+			return p, rel, nil
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			if _, err := os.Stat(filepath.Join(abs, "HEAD")); err == nil {
+				return abs, path.Clean(dir), nil // a bare repository
+			}
+			return "", "", fmt.Errorf("--repo %s: %w", repo, gitsource.ErrNotRepository)
+		}
+		p = parent
+	}
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/pkg/checks/githubtest"
+	"github.com/berth-dev/berth/pkg/gitsource"
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// fixtureRepo commits catalog-example under catalog/ as the base, then a
+// head where payments-api gains a vulnerability (a blocking gate fails) and
+// a dangling relation (an error). It returns the bare repository's path
+// and the two commits.
+func fixtureRepo(tb testing.TB) (repo, base, head string) {
+	tb.Helper()
+	ctx := context.Background()
+	repo = filepath.Join(tb.TempDir(), "repo.git")
+	files := map[string][]byte{}
+	root := "../../catalog-example"
+	err := fs.WalkDir(os.DirFS(root), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(filepath.Join(root, p))
+		files["catalog/"+p] = b
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	when := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	if base, err = gitsource.CommitFiles(ctx, repo, "main", files, "base", "Editor <editor@acme.test>", when); err != nil {
+		tb.Fatal(err)
+	}
+	const svc = "catalog/entities/service/payments-api.yaml"
+	s := strings.Replace(string(files[svc]), "critical_vulnerabilities: 0", "critical_vulnerabilities: 3", 1)
+	s = strings.Replace(s, "fraud-detection", "fraud-detektion", 1)
+	head, err = gitsource.CommitFiles(ctx, repo, "main", map[string][]byte{svc: []byte(s)}, "head", "Editor <editor@acme.test>", when.Add(time.Minute))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return repo, base, head
+}
+
+// actionsEnv simulates a GitHub Actions job: the variables the runner sets
+// and an event file.
+func actionsEnv(t *testing.T, srv *githubtest.Server, name, sha string, event map[string]any) string {
+	t.Helper()
+	dir := t.TempDir()
+	b, err := json.Marshal(event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := filepath.Join(dir, "event.json")
+	if err := os.WriteFile(ev, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	summary := filepath.Join(dir, "summary.md")
+	for k, v := range map[string]string{
+		"GITHUB_REPOSITORY": "acme/catalog", "GITHUB_EVENT_NAME": name, "GITHUB_EVENT_PATH": ev,
+		"GITHUB_SHA": sha, "GITHUB_API_URL": srv.URL, "GITHUB_SERVER_URL": "https://github.com",
+		"GITHUB_TOKEN": "ghs_test", "GITHUB_STEP_SUMMARY": summary,
+	} {
+		t.Setenv(k, v)
+	}
+	return summary
+}
+
+// TestCheck_GitHub runs `berth check --github` against the fake GitHub for
+// a pull request and for a push to the default branch, and compares the
+// requests with golden files.
+func TestCheck_GitHub(t *testing.T) {
+	repo, base, head := fixtureRepo(t)
+	repoJSON := map[string]any{"full_name": "acme/catalog", "default_branch": "main"}
+	for _, tc := range []struct {
+		name     string
+		event    string
+		payload  map[string]any
+		args     []string
+		wantExit int
+		want     []string // in the job summary
+	}{
+		{
+			name:  "pull_request",
+			event: "pull_request",
+			payload: map[string]any{"pull_request": map[string]any{
+				"number": 7,
+				"head":   map[string]any{"sha": head, "ref": "change", "repo": repoJSON},
+				"base":   map[string]any{"sha": base, "ref": "main", "repo": repoJSON},
+			}, "repository": repoJSON},
+			args:     []string{"--base", base, "--head", head, "--comment"},
+			wantExit: exitFindings,
+			want:     []string{"## ❌ berth: 1 error, Gold→Basic on 1 service, 1 gate failed", "catalog/entities/service/payments-api.yaml#L27"},
+		},
+		{
+			name:     "push",
+			event:    "push",
+			payload:  map[string]any{"ref": "refs/heads/main", "before": base, "after": base, "repository": repoJSON},
+			args:     []string{"--head", base},
+			wantExit: exitFindings, // catalog-example has services below the security gate
+			want:     []string{"Checked `" + base[:12] + "` alone", "### Scorecards", "| security_compliance | service | 11 |"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := githubtest.New(t, "")
+			summary := actionsEnv(t, srv, tc.event, "ffffffffffffffffffffffffffffffffffffffff", tc.payload)
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"check", "--github", "--repo", repo, "--dir", "catalog", "--at", "2025-06-01"}, tc.args...)
+			if code := run(args, nil, &stdout, &stderr); code != tc.wantExit {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.wantExit, stdout.String(), stderr.String())
+			}
+			b, err := os.ReadFile(summary)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(b), w) {
+					t.Errorf("job summary lacks %q:\n%s", w, b)
+				}
+			}
+			got, err := json.MarshalIndent(srv.Requests(), "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "github_"+tc.name+".json")
+			if *update {
+				if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			}
+			if diff := cmp.Diff(string(want), string(got)+"\n"); diff != "" {
+				t.Errorf("requests (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
