@@ -105,7 +105,13 @@ func (c *Catalog) Build() Diagnostics {
 					c.addBlueprint(&b)
 				}
 			case KindEntity:
-				if e, ok := decodeEntity(d, &diags); ok {
+				e, ok := d.entity, d.entity != nil
+				if !ok {
+					if e, ok = decodeEntity(d, &diags); ok {
+						d.entity = e
+					}
+				}
+				if ok {
 					c.Entities = append(c.Entities, e)
 					if _, dup := c.entities[e.Key()]; !dup {
 						c.entities[e.Key()] = e

@@ -223,6 +223,14 @@ func (ck *checker) entities() {
 			teams[e.Identifier] = true
 		}
 	}
+	teamProps := map[*Blueprint][]string{} // properties of format team
+	for _, b := range ck.c.Blueprints {
+		for _, name := range sortedKeys(b.Schema.Properties) {
+			if b.Schema.Properties[name].Format == "team" {
+				teamProps[b] = append(teamProps[b], name)
+			}
+		}
+	}
 	for _, e := range ck.c.Entities {
 		d := e.Doc
 		b := ck.c.Blueprints[e.Blueprint]
@@ -234,12 +242,11 @@ func (ck *checker) entities() {
 			ck.errorf(pos, CodeUnknownBP, "entity %q: unknown blueprint %q%s", e.Identifier, e.Blueprint, ck.suggestBlueprint(e.Blueprint))
 			continue
 		}
-		for _, rel := range sortedKeys(e.Relations) {
+		for rel, rv := range e.Relations { // findings are sorted later
 			def, ok := b.Relations[rel]
 			if !ok {
 				continue // the entity schema reports unknown relations
 			}
-			rv := e.Relations[rel]
 			for i, t := range rv.Targets {
 				if ck.c.entities[EntityKey{def.Target, t}] != nil {
 					continue
@@ -263,9 +270,8 @@ func (ck *checker) entities() {
 				ck.errorf(pos, CodeUnknownTeam, "entity %q: team %q is not a _team entity%s", e.Identifier, t, suggest(t, sortedKeys(teams)))
 			}
 		}
-		for _, name := range sortedKeys(e.Properties) {
-			p, ok := b.Schema.Properties[name]
-			if !ok || p.Format != "team" {
+		for _, name := range teamProps[b] {
+			if _, set := e.Properties[name]; !set {
 				continue
 			}
 			vals := []any{e.Properties[name]}

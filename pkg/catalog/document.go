@@ -48,6 +48,9 @@ type Document struct {
 	// wrapper object keeps the positions of the whole file.
 	prefix string
 	pos    *posIndex
+	// entity caches the decoded entity: Value never changes after parsing,
+	// so a catalog rebuilt from the same documents reuses it.
+	entity *Entity
 }
 
 // posIndex maps paths to spans compactly: sorted 64-bit FNV-1a hashes of
