@@ -234,7 +234,7 @@ func loadBase(ctx context.Context, repo *gitsource.Repo, base, head string, work
 	if err != nil {
 		return nil, nil, err
 	}
-	cat, err := validate.Load(ctx, fsys, validate.Options{Workers: workers})
+	cat, err := catalog.Load(ctx, fsys, catalog.Options{})
 	if err != nil {
 		return nil, nil, err
 	}

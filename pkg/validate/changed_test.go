@@ -43,29 +43,6 @@ func paths(c *catalog.Catalog) []string {
 
 // TestLoad checks that the parallel Load reads what catalog.Load reads and
 // reports the same findings, odd files included.
-func TestLoad(t *testing.T) {
-	fsys := exampleFS(t)
-	fsys["notes/a.yaml"] = &fstest.MapFile{Data: []byte("x: 1\n")}
-	fsys["stray.yaml"] = &fstest.MapFile{Data: []byte("x: 1\n")}
-	fsys["policies/wrong.yaml"] = &fstest.MapFile{Data: []byte("x: 1\n")}
-	fsys["entities/service/.hidden.yaml"] = &fstest.MapFile{Data: []byte("x: [\n")}
-	fsys["entities/service/broken.yaml"] = &fstest.MapFile{Data: []byte("identifier: [\n")}
-	fsys["README.md"] = &fstest.MapFile{Data: []byte("hi\n")}
-	want, err := catalog.Load(context.Background(), fsys, catalog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := validate.Load(context.Background(), fsys, validate.Options{Workers: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(paths(want), paths(got)); diff != "" {
-		t.Errorf("files (-catalog.Load +Load):\n%s", diff)
-	}
-	if diff := cmp.Diff(want.Diagnostics().Sort(), got.Diagnostics().Sort()); diff != "" {
-		t.Errorf("diagnostics (-catalog.Load +Load):\n%s", diff)
-	}
-}
 
 // TestChanged checks that validating only the changed files finds what a
 // full run finds in them, and reuses the base's other files.
@@ -76,7 +53,7 @@ func TestChanged(t *testing.T) {
 	}
 	ctx := context.Background()
 	base := exampleFS(t)
-	baseCat, err := validate.Load(ctx, base, validate.Options{})
+	baseCat, err := catalog.Load(ctx, base, catalog.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
