@@ -189,7 +189,7 @@ func (a *app) check(ctx context.Context, f checkFlags, now time.Time) (*checked,
 		if base, err = repo.Resolve(ctx, f.base); err != nil {
 			return nil, fmt.Errorf("--base: %w", err)
 		}
-		baseCat, changed, err = loadBase(ctx, repo, base, head, f.workers)
+		baseCat, changed, err = loadBase(ctx, repo, base, head)
 		if err != nil {
 			a.log.Warn("check: cannot load the base; checking the head alone", "base", f.base, "err", err)
 			notes = append(notes, fmt.Sprintf("The base %s could not be loaded (%v), so the head is checked alone.", f.base, err))
@@ -229,7 +229,7 @@ func (a *app) check(ctx context.Context, f checkFlags, now time.Time) (*checked,
 
 // loadBase reads the base commit without CUE (it was valid when merged)
 // and lists the catalog paths changed between base and head.
-func loadBase(ctx context.Context, repo *gitsource.Repo, base, head string, workers int) (*catalog.Catalog, []string, error) {
+func loadBase(ctx context.Context, repo *gitsource.Repo, base, head string) (*catalog.Catalog, []string, error) {
 	fsys, err := repo.FS(ctx, base)
 	if err != nil {
 		return nil, nil, err
