@@ -178,6 +178,22 @@ relations:
     target: service
     required: false
     many: true
+mirrorProperties:
+  domain_title:
+    title: Domain
+    path: domain.$title
+calculationProperties:
+  display_name:
+    title: Display Name
+    calculation: '.title + " (" + .identifier + ")"'
+    type: string
+aggregationProperties:
+  deployments:
+    title: Deployments
+    target: deployment
+    calculationSpec:
+      calculationBy: entities
+      func: count
 `
 
 const microserviceYAML = `identifier: microservice

@@ -34,16 +34,16 @@ relations:
 		fsys[fmt.Sprintf("entities/svc/ok%03d.yaml", i)] = &fstest.MapFile{Data: entity(fmt.Sprintf("ok%03d", i), "gold", fmt.Sprint(i%10), fmt.Sprintf("n%d", i), fmt.Sprintf("https://x/%d", i), "{parent: ok000, deps: [ok001]}")}
 	}
 	bad := map[string][]byte{
-		"enum":      entity("bad1", "bronze", "1", "n", "https://x", "{parent: ok000, deps: [ok001]}"),
-		"bound":     entity("bad2", "gold", "11", "n", "https://x", "{parent: ok000, deps: [ok001]}"),
-		"type":      entity("bad3", "gold", "1", "[n]", "https://x", "{parent: ok000, deps: [ok001]}"),
-		"format":    entity("bad4", "gold", "1", "n", "not a url", "{parent: ok000, deps: [ok001]}"),
-		"relshape":  entity("bad5", "gold", "1", "n", "https://x", "{parent: [ok000], deps: [ok001]}"),
-		"relid":     entity("bad6", "gold", "1", "n", "https://x", "{parent: \"..\", deps: [ok001]}"),
-		"unknown":   []byte("identifier: bad7\ntitle: T\nproperties: {tier: gold, replicas: 1, name: n, url: \"https://x\", extra: 1}\nrelations: {parent: ok000, deps: [ok001]}\n"),
-		"title":     []byte("identifier: bad8\ntitle: " + strings.Repeat("x", 101) + "\nproperties: {tier: gold, replicas: 1, name: n, url: \"https://x\"}\nrelations: {parent: ok000, deps: [ok001]}\n"),
-		"teamtype":  []byte("identifier: bad9\ntitle: T\nteam: [1]\nproperties: {tier: gold, replicas: 1, name: n, url: \"https://x\"}\nrelations: {parent: ok000, deps: [ok001]}\n"),
-		"topkey":    []byte("identifier: bad10\ntitle: T\ncreatedAt: 5\nproperties: {tier: gold, replicas: 1, name: n, url: \"https://x\"}\nrelations: {parent: ok000, deps: [ok001]}\n"),
+		"enum":     entity("bad1", "bronze", "1", "n", "https://x", "{parent: ok000, deps: [ok001]}"),
+		"bound":    entity("bad2", "gold", "11", "n", "https://x", "{parent: ok000, deps: [ok001]}"),
+		"type":     entity("bad3", "gold", "1", "[n]", "https://x", "{parent: ok000, deps: [ok001]}"),
+		"format":   entity("bad4", "gold", "1", "n", "not a url", "{parent: ok000, deps: [ok001]}"),
+		"relshape": entity("bad5", "gold", "1", "n", "https://x", "{parent: [ok000], deps: [ok001]}"),
+		"relid":    entity("bad6", "gold", "1", "n", "https://x", "{parent: \"..\", deps: [ok001]}"),
+		"unknown":  []byte("identifier: bad7\ntitle: T\nproperties: {tier: gold, replicas: 1, name: n, url: \"https://x\", extra: 1}\nrelations: {parent: ok000, deps: [ok001]}\n"),
+		"title":    []byte("identifier: bad8\ntitle: " + strings.Repeat("x", 101) + "\nproperties: {tier: gold, replicas: 1, name: n, url: \"https://x\"}\nrelations: {parent: ok000, deps: [ok001]}\n"),
+		"teamtype": []byte("identifier: bad9\ntitle: T\nteam: [1]\nproperties: {tier: gold, replicas: 1, name: n, url: \"https://x\"}\nrelations: {parent: ok000, deps: [ok001]}\n"),
+		"topkey":   []byte("identifier: bad10\ntitle: T\ncreatedAt: 5\nproperties: {tier: gold, replicas: 1, name: n, url: \"https://x\"}\nrelations: {parent: ok000, deps: [ok001]}\n"),
 	}
 	for name, data := range bad {
 		fsys["entities/svc/zz-"+name+".yaml"] = &fstest.MapFile{Data: data}
