@@ -313,3 +313,61 @@ func chunks(ids []int64, fn func(part []int64, placeholders string, args []any) 
 	}
 	return nil
 }
+
+// ScorecardStats is the current state of one scorecard over a blueprint's
+// entities.
+type ScorecardStats struct {
+	// Levels counts entities per level title.
+	Levels map[string]int
+	// Rules counts, per rule, the entities passing (SUCCESS) and failing it.
+	Rules map[string]RuleCounts
+	// Entities is the number of entities scored.
+	Entities int
+}
+
+// RuleCounts is how many entities pass and fail a rule.
+type RuleCounts struct{ Passed, Failed int }
+
+// ScorecardStatsTx returns the current level and rule counts of a
+// scorecard over a blueprint's entities.
+func ScorecardStatsTx(ctx context.Context, tx *sql.Tx, blueprint, scorecard string) (ScorecardStats, error) {
+	st := ScorecardStats{Levels: map[string]int{}, Rules: map[string]RuleCounts{}}
+	rows, err := tx.QueryContext(ctx, `SELECT r.level, count(*) FROM scorecard_results r
+		JOIN entities e ON e.id = r.entity_id WHERE e.blueprint = ? AND r.scorecard = ? GROUP BY r.level`,
+		blueprint, scorecard)
+	if err != nil {
+		return st, fmt.Errorf("read scorecard levels: %w", err)
+	}
+	if _, err := collect(rows, func(rows *sql.Rows) (struct{}, error) {
+		var level string
+		var n int
+		err := rows.Scan(&level, &n)
+		st.Levels[level] += n
+		st.Entities += n
+		return struct{}{}, err
+	}); err != nil {
+		return st, fmt.Errorf("read scorecard levels: %w", err)
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT rr.rule, rr.status, count(*) FROM scorecard_rule_results rr
+		JOIN entities e ON e.id = rr.entity_id WHERE e.blueprint = ? AND rr.scorecard = ? GROUP BY rr.rule, rr.status`,
+		blueprint, scorecard)
+	if err != nil {
+		return st, fmt.Errorf("read scorecard rules: %w", err)
+	}
+	if _, err := collect(rows, func(rows *sql.Rows) (struct{}, error) {
+		var rule, status string
+		var n int
+		err := rows.Scan(&rule, &status, &n)
+		c := st.Rules[rule]
+		if status == "SUCCESS" {
+			c.Passed += n
+		} else {
+			c.Failed += n
+		}
+		st.Rules[rule] = c
+		return struct{}{}, err
+	}); err != nil {
+		return st, fmt.Errorf("read scorecard rules: %w", err)
+	}
+	return st, nil
+}
