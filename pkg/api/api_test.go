@@ -389,7 +389,7 @@ func TestServer_ReadOnly(t *testing.T) {
 		{"PATCH", "/v1/blueprints/service/entities/payments-api", "entities/service/payments-api.yaml (line 2)"},
 		{"PUT", "/v1/blueprints/service/entities/payments-api", "entities/service/payments-api.yaml"},
 		{"DELETE", "/v1/blueprints/service/entities/payments-api", "entities/service/payments-api.yaml"},
-		{"POST", "/v1/blueprints/service/entities", "entities/service/"},
+		{"POST", "/v1/blueprints/service/entities", "entities/service/x.yaml"},
 		{"POST", "/v1/blueprints/service/entities/brand-new", "entities/service/"},
 		{"DELETE", "/v1/blueprints/service", "blueprints/service.yaml"},
 		{"POST", "/v1/blueprints", "blueprints/"},

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -58,6 +59,11 @@ func (s *Server) fileFor(r *http.Request) string {
 				return file(e.File, e.Line)
 			}
 			return fmt.Sprintf("add the entity to a file under entities/%s/", bp)
+		case at(2) == "entities" && r.Method == http.MethodPost:
+			if id := bodyIdentifier(r); id != "" {
+				return fmt.Sprintf("add entities/%s/%s.yaml (or add it to another file under entities/%s/)", bp, id, bp)
+			}
+			return fmt.Sprintf("add or change the entity files under entities/%s/", bp)
 		case at(2) == "entities" || at(2) == "entities-count":
 			return fmt.Sprintf("add or change the entity files under entities/%s/", bp)
 		case at(2) == "scorecards" && at(3) != "":
@@ -96,4 +102,20 @@ func (s *Server) objectFile(r *http.Request, kind index.ObjectKind, id, dir stri
 		}
 	}
 	return "add or change a file under " + dir
+}
+
+// bodyIdentifier returns the identifier of the entity a create request
+// sends, when it is a plain file name.
+func bodyIdentifier(r *http.Request) string {
+	var body struct {
+		Identifier string `json:"identifier"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		return ""
+	}
+	id := body.Identifier
+	if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\\\x00") {
+		return ""
+	}
+	return id
 }
