@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/berth-dev/berth/pkg/catalog"
@@ -128,6 +129,7 @@ type revMeta struct {
 type scorecardMeta struct {
 	sc        *catalog.Scorecard
 	levels    []string
+	rules     []string // rule identifiers, sorted
 	ruleLevel map[string]string
 }
 
@@ -166,7 +168,9 @@ func (s *Server) metaFor(ctx context.Context, tx *sql.Tx, revID int64) (*revMeta
 		sm := &scorecardMeta{sc: &sc, levels: sc.LevelTitles(), ruleLevel: map[string]string{}}
 		for _, r := range sc.Rules {
 			sm.ruleLevel[r.Identifier] = r.Level
+			sm.rules = append(sm.rules, r.Identifier)
 		}
+		slices.Sort(sm.rules)
 		if m.scorecards[o.Blueprint] == nil {
 			m.scorecards[o.Blueprint] = map[string]*scorecardMeta{}
 		}

@@ -267,13 +267,31 @@ func (rd *reader) scorecards(blueprint string, scores []index.ScorecardResult) (
 	passed, total := 0, 0
 	cards := rd.meta.scorecards[blueprint]
 	for _, r := range scores {
-		es := entityScore{Level: r.Level, Rules: make([]ruleScore, len(r.Rules))}
 		sm := cards[r.Scorecard]
-		for i, rr := range r.Rules {
-			es.Rules[i] = ruleScore{Identifier: rr.Rule, Status: rr.Status, Exempt: rr.Exempt}
-			if sm != nil {
-				es.Rules[i].Level = sm.ruleLevel[rr.Rule]
+		// The index lists the rules that failed or are exempt; the
+		// scorecard's other rules passed.
+		listed := make(map[string]index.RuleResult, len(r.Rules))
+		for _, rr := range r.Rules {
+			listed[rr.Rule] = rr
+		}
+		var ids []string
+		if sm != nil {
+			ids = sm.rules
+		} else {
+			for _, rr := range r.Rules {
+				ids = append(ids, rr.Rule)
 			}
+		}
+		es := entityScore{Level: r.Level, Rules: make([]ruleScore, 0, len(ids))}
+		for _, id := range ids {
+			rs := ruleScore{Identifier: id, Status: "SUCCESS"}
+			if rr, ok := listed[id]; ok {
+				rs.Status, rs.Exempt = rr.Status, rr.Exempt
+			}
+			if sm != nil {
+				rs.Level = sm.ruleLevel[id]
+			}
+			es.Rules = append(es.Rules, rs)
 		}
 		out[r.Scorecard] = es
 		passed += r.Passed
