@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/pkg/api"
+	"github.com/berth-dev/berth/pkg/catalog"
+	"github.com/berth-dev/berth/pkg/index"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -424,4 +426,36 @@ func TestServer_BodyLimit(t *testing.T) {
 	do(t, h, "POST", "/v1/entities/search", big, nil).want(t, 413, "body_too_large")
 	do(t, h, "POST", "/v1/blueprints/service/entities/search", `{"query":`+big+`}`, nil).want(t, 413, "body_too_large")
 	do(t, h, "POST", "/v1/auth/access_token", `{"clientId":"`+strings.Repeat("a", 2<<10)+`"}`, nil).want(t, 413, "body_too_large")
+}
+
+func TestServer_EntityScorecards(t *testing.T) {
+	db := openDB(t)
+	bp := &catalog.Blueprint{Identifier: "item", Schema: catalog.BlueprintSchema{Properties: map[string]catalog.Property{}}}
+	sc := &catalog.Scorecard{Identifier: "sc", Blueprint: "item", Rules: []catalog.ScorecardRule{
+		{Identifier: "a", Level: "Bronze"}, {Identifier: "b", Level: "Silver"}, {Identifier: "c", Level: "Gold"}}}
+	item := &catalog.Entity{Identifier: "one", Blueprint: "item"}
+	plain := &catalog.Entity{Identifier: "two", Blueprint: "item"}
+	apply(t, db, 1, index.Snapshot{Full: true, Blueprints: []*catalog.Blueprint{bp}, Scorecards: []*catalog.Scorecard{sc},
+		Upserts: []index.Upsert{{Entity: item}, {Entity: plain}},
+		Scores: []index.EntityScores{{Key: item.Key(), Results: []index.ScorecardResult{{Scorecard: "sc", Level: "Silver",
+			LevelIndex: 2, Passed: 2, Total: 3, Rules: []index.RuleResult{
+				{Rule: "a", Status: "SUCCESS"}, {Rule: "b", Status: "SUCCESS", Exempt: true}, {Rule: "c", Status: "FAILURE"}}}}}}})
+	h := newServer(t, db, api.Config{}).Handler()
+
+	e := do(t, h, "GET", "/v1/blueprints/item/entities/one", nil, nil).want(t, 200, "").obj("entity")
+	want := map[string]any{"sc": map[string]any{"level": "Silver", "rules": []any{
+		map[string]any{"identifier": "a", "status": "SUCCESS", "level": "Bronze"},
+		map[string]any{"identifier": "b", "status": "SUCCESS", "level": "Silver", "exempt": true},
+		map[string]any{"identifier": "c", "status": "FAILURE", "level": "Gold"},
+	}}}
+	if diff := cmp.Diff(want, e["scorecards"]); diff != "" {
+		t.Errorf("scorecards (-want +got):\n%s", diff)
+	}
+	if e["scorecardsStats"] != 66.67 {
+		t.Errorf("scorecardsStats %v", e["scorecardsStats"])
+	}
+	e = do(t, h, "GET", "/v1/blueprints/item/entities/two", nil, nil).want(t, 200, "").obj("entity")
+	if diff := cmp.Diff(map[string]any{}, e["scorecards"]); diff != "" || e["scorecardsStats"] != nil {
+		t.Errorf("an unscored entity: %v %v", e["scorecards"], e["scorecardsStats"])
+	}
 }
