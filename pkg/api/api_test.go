@@ -459,3 +459,15 @@ func TestServer_EntityScorecards(t *testing.T) {
 		t.Errorf("an unscored entity: %v %v", e["scorecards"], e["scorecardsStats"])
 	}
 }
+
+func TestServer_ETagOnErrors(t *testing.T) {
+	h := newServer(t, exampleDB(t), api.Config{}).Handler()
+	r := do(t, h, "GET", "/v1/blueprints/service/entities/nope", nil, nil).want(t, 404, "not_found")
+	if r.Header.Get("ETag") != "" || r.Header.Get("X-Berth-Revision") != commit(2) {
+		t.Errorf("a 404 carries %v", r.Header)
+	}
+	r = do(t, h, "GET", "/v1/blueprints", nil, nil).want(t, 200, "")
+	if r.Header.Get("Vary") != "Authorization" || r.Header.Get("Cache-Control") != "private, no-cache" {
+		t.Errorf("cache headers: %v", r.Header)
+	}
+}

@@ -42,6 +42,7 @@ type reader struct {
 func (s *Server) read(w http.ResponseWriter, r *http.Request, body []byte, fn func(*reader) (any, error)) {
 	id, _ := IdentityFrom(r.Context())
 	var out any
+	var tag string
 	notModified := false
 	err := s.db.ReadTx(r.Context(), func(tx *sql.Tx) error {
 		revID, commit, err := index.AppliedTx(r.Context(), tx)
@@ -51,10 +52,13 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, body []byte, fn fu
 		if err != nil {
 			return err
 		}
-		tag := etag(commit, r, body, id)
+		tag = etag(commit, r, body, id)
 		h := w.Header()
 		h.Set("X-Berth-Revision", commit)
-		h.Set("ETag", tag)
+		// Answers depend on the caller: shared caches must not mix them,
+		// and clients revalidate with the ETag.
+		h.Set("Vary", "Authorization")
+		h.Set("Cache-Control", "private, no-cache")
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && etagMatch(r.Header.Get("If-None-Match"), tag) {
 			notModified = true
 			return nil
@@ -76,8 +80,11 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, body []byte, fn fu
 	case err != nil:
 		s.fail(w, r, err)
 	case notModified:
+		w.Header().Set("ETag", tag)
 		w.WriteHeader(http.StatusNotModified)
 	default:
+		// Only answers worth caching carry the ETag.
+		w.Header().Set("ETag", tag)
 		writeJSON(w, http.StatusOK, out)
 	}
 }
