@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -23,8 +24,9 @@ import (
 
 // Load figures over real HTTP on loopback: an httptest server over an
 // index of a generated catalog of BERTH_BENCH_ENTITIES entities (default
-// 10k), 32 client goroutines (16 per core on this 2-core machine) sharing
-// the CPU with the server. Each benchmark reports req/s, p50-ms and p99-ms.
+// 10k), from one connection (latency) and from 32 goroutines (throughput;
+// 16 per core on a 2-core machine), the client sharing the CPU with the
+// server. Each benchmark reports req/s, p50-ms and p99-ms.
 //
 //	BERTH_BENCH_ENTITIES=100000 go test ./pkg/api -run '^$' -bench API -benchtime 20000x
 
@@ -79,18 +81,18 @@ func newBenchWorld(b *testing.B, withToken bool) *benchWorld {
 	return w
 }
 
-// run sends requests from 32 goroutines; next returns the i-th request's
-// method, path and body.
-func (w *benchWorld) run(b *testing.B, next func(i int) (string, string, []byte)) {
+// run sends requests from conns goroutines (a multiple of GOMAXPROCS);
+// next returns the i-th request's method, path and body.
+func (w *benchWorld) run(b *testing.B, conns int, next func(i int) (string, string, []byte)) {
 	b.Helper()
 	var (
 		mu  sync.Mutex
 		lat []time.Duration
 		seq atomic.Int64
 	)
-	b.SetParallelism(16)
+	b.SetParallelism(max(1, conns/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
+	work := func(pb interface{ Next() bool }) {
 		var local []time.Duration
 		for pb.Next() {
 			method, path, body := next(int(seq.Add(1)))
@@ -121,7 +123,12 @@ func (w *benchWorld) run(b *testing.B, next func(i int) (string, string, []byte)
 		mu.Lock()
 		lat = append(lat, local...)
 		mu.Unlock()
-	})
+	}
+	if conns == 1 {
+		work(&serial{n: b.N})
+	} else {
+		b.RunParallel(func(pb *testing.PB) { work(pb) })
+	}
 	b.StopTimer()
 	if len(lat) == 0 {
 		return
@@ -135,15 +142,30 @@ func (w *benchWorld) run(b *testing.B, next func(i int) (string, string, []byte)
 	b.ReportMetric(pct(0.99), "p99-ms")
 }
 
+// serial counts down b.N requests on one goroutine.
+type serial struct{ n int }
+
+func (s *serial) Next() bool {
+	s.n--
+	return s.n >= 0
+}
+
+// concurrency: one connection for latency, 32 for throughput.
+var concurrency = []int{1, 32}
+
 // BenchmarkAPIGetEntity is GET /v1/blueprints/service/entities/{id} over
 // every service in turn, anonymous and with a token.
 func BenchmarkAPIGetEntity(b *testing.B) {
 	for _, withToken := range []bool{false, true} {
 		b.Run(map[bool]string{false: "Anonymous", true: "Token"}[withToken], func(b *testing.B) {
 			w := newBenchWorld(b, withToken)
-			w.run(b, func(i int) (string, string, []byte) {
-				return "GET", "/v1/blueprints/service/entities/" + w.services[i%len(w.services)], nil
-			})
+			for _, conns := range concurrency {
+				b.Run(fmt.Sprintf("c%d", conns), func(b *testing.B) {
+					w.run(b, conns, func(i int) (string, string, []byte) {
+						return "GET", "/v1/blueprints/service/entities/" + w.services[i%len(w.services)], nil
+					})
+				})
+			}
 		})
 	}
 }
@@ -170,11 +192,13 @@ func BenchmarkAPISearch(b *testing.B) {
 		}},
 	}
 	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			w.run(b, func(i int) (string, string, []byte) {
-				return "POST", "/v1/blueprints/" + c.bp + "/entities/search",
-					[]byte(`{"limit":200,"query":` + c.query(i) + `}`)
+		for _, conns := range concurrency {
+			b.Run(fmt.Sprintf("%s/c%d", c.name, conns), func(b *testing.B) {
+				w.run(b, conns, func(i int) (string, string, []byte) {
+					return "POST", "/v1/blueprints/" + c.bp + "/entities/search",
+						[]byte(`{"limit":200,"query":` + c.query(i) + `}`)
+				})
 			})
-		})
+		}
 	}
 }
