@@ -2,7 +2,43 @@
 // reconciler's status, Prometheus metrics, the GitHub push webhook, and the
 // Port-shaped catalog endpoints served from the index.
 //
+// # Catalog reads
+//
+// Blueprints, entities (list, get, count, search, related), scorecards,
+// actions and pages answer in Port's shapes, so clients written for Port's
+// REST API work by changing the base URL. Entities carry berth's extra
+// field "berth": {file, line}, the entity's source in Git, and their
+// scorecard results ("scorecards", "scorecardsStats").
+//
+// Every catalog read runs in one read transaction of the index, so it sees
+// one revision whole: the X-Berth-Revision header names its commit. The
+// ETag hashes that commit with the request and the caller; a GET whose
+// If-None-Match holds it is answered 304 without reading further.
+//
+// Blueprint search pages with an opaque cursor (next → from) bound to the
+// revision it was made at and to the query. The index keeps one revision,
+// so after a reconcile the old position may skip or repeat entities: the
+// stale cursor is answered 409 cursor_stale and the client starts again.
+//
+// Writes (POST, PUT, PATCH, DELETE on catalog objects) answer 405
+// read_only with the repository and the file to change in a pull request.
+//
+// # Authentication
+//
+// Clients (Config.Clients) exchange {clientId, clientSecret} at
+// POST /v1/auth/access_token for an HS256 token that expires; every other
+// /v1 request needs it as a Bearer token. Any failure is 401 unauthorized
+// without detail. Without clients, or with Config.Anonymous, the server
+// serves anonymous reads on a loopback address only. The caller's
+// Identity (its user e-mail and teams) is in the request context, and
+// {context: user|userTeams} query values bind to it.
+//
+// # Errors and limits
+//
 // Errors answer with Port's envelope {"ok": false, "error": code,
 // "message": ...}; one table maps error kinds to HTTP statuses, internal
-// errors are logged and clients get a clean message.
+// errors are logged and clients get a clean message. Bodies are bounded
+// (1 MiB), queries by query.Limits, pages by MaxSearchLimit, and each
+// caller by a token bucket answering 429 with Port's x-ratelimit-limit,
+// x-ratelimit-remaining and x-ratelimit-reset headers.
 package api

@@ -1,17 +1,37 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/pkg/index"
+	"github.com/berth-dev/berth/pkg/query"
 	"github.com/berth-dev/berth/pkg/reconcile"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
+)
+
+// Defaults of Config's limits.
+const (
+	DefaultTokenTTL     = time.Hour
+	DefaultMaxBody      = 1 << 20
+	DefaultRateLimit    = rate.Limit(50)
+	DefaultRateBurst    = 100
+	DefaultMaxResults   = 10000
+	DefaultSearchLimit  = 200
+	MaxSearchLimit      = 1000
+	MaxRelatedDepth     = 10
+	DefaultRelatedLimit = 1000
 )
 
 // Config configures a Server.
@@ -20,58 +40,174 @@ type Config struct {
 	WebhookSecret []byte
 	// Branch is the followed branch, for the webhook.
 	Branch string
-	// Log receives request errors.
+	// Log receives request logs and errors.
 	Log *slog.Logger
 	// Gatherer serves /metrics; nil serves none.
 	Gatherer prometheus.Gatherer
+
+	// Repo describes the catalog's Git repository (say
+	// "github.com/acme/catalog, branch main"); read_only answers name it.
+	Repo string
+	// Addr is the address the server listens on; without Clients, berth
+	// serves anonymous reads only on a loopback address.
+	Addr string
+	// Clients may exchange their secret for a token.
+	Clients []Client
+	// Anonymous serves every request without a token (--auth none); it is
+	// refused off loopback like a server without clients.
+	Anonymous bool
+	// TokenKey signs tokens (HS256); empty means a random key per process,
+	// so replicas behind one address need a shared key.
+	TokenKey []byte
+	// TokenTTL is how long a token lives (default DefaultTokenTTL).
+	TokenTTL time.Duration
+	// RateLimit and RateBurst bound each client's requests (per client id,
+	// or per remote address for anonymous callers). Zero takes the
+	// defaults; rate.Inf disables the limit.
+	RateLimit rate.Limit
+	RateBurst int
+	// MaxBody bounds request bodies in bytes (default DefaultMaxBody).
+	MaxBody int64
+	// QueryLimits bound search queries (zero: query.DefaultLimits).
+	QueryLimits query.Limits
+	// MaxResults bounds the unpaged answers (an entity list, the
+	// cross-blueprint search); larger ones are refused with a hint to page.
+	MaxResults int
+	// Now is the clock (tokens, date presets); nil is time.Now.
+	Now func() time.Time
 }
 
 // Server is the HTTP API over one index and its reconciler.
 type Server struct {
-	db  *index.DB
-	rec *reconcile.Reconciler
-	cfg Config
-	log *slog.Logger
-	mux *http.ServeMux
+	db      *index.DB
+	rec     *reconcile.Reconciler
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	auth    *authenticator
+	limits  *limiter
+	handler http.Handler
+
+	metaMu sync.Mutex
+	meta   *revMeta // blueprints and scorecards of the last revision read
 }
 
-// New returns a Server reading db, reporting rec's status.
-func New(db *index.DB, rec *reconcile.Reconciler, cfg Config) *Server {
-	s := &Server{db: db, rec: rec, cfg: cfg, log: cfg.Log, mux: http.NewServeMux()}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+// New returns a Server reading db and reporting rec's status (rec may be
+// nil: the status and metrics routes are then left out and readiness asks
+// the index). It fails when cfg is invalid; see Config.Validate.
+func New(db *index.DB, rec *reconcile.Reconciler, cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
+	cfg = cfg.withDefaults()
+	s := &Server{db: db, rec: rec, cfg: cfg, log: cfg.Log, mux: http.NewServeMux()}
+	auth, err := newAuthenticator(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.auth = auth
+	if s.auth.anonymous {
+		s.log.Warn("serving catalog reads without authentication (loopback only); add a client to require tokens",
+			"addr", cfg.Addr)
+	}
+	s.limits = newLimiter(cfg.RateLimit, cfg.RateBurst)
 	s.routes()
-	return s
+	s.handler = s.recoverer(s.logRequests(s.authenticate(s.mux)))
+	return s, nil
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (c Config) withDefaults() Config {
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.TokenTTL <= 0 {
+		c.TokenTTL = DefaultTokenTTL
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = DefaultRateLimit
+	}
+	if c.RateBurst <= 0 {
+		c.RateBurst = DefaultRateBurst
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = DefaultMaxBody
+	}
+	if c.MaxResults <= 0 {
+		c.MaxResults = DefaultMaxResults
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Handler returns the server's handler: every route, wrapped with panic
+// recovery (logged, answered with a 500 envelope), request logging,
+// authentication, rate limiting and the body size limit. Timeouts are the
+// http.Server's job.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ServeHTTP implements http.Handler; it is Handler().ServeHTTP.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 func (s *Server) routes() {
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	m := s.mux
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
 	})
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.HandleFunc("GET /v1/status", s.status)
-	if s.cfg.Gatherer != nil {
-		metrics := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})
-		s.mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if err := s.rec.Refresh(r.Context()); err != nil {
-				s.log.Warn("refresh metrics", "err", err)
-			}
-			metrics.ServeHTTP(w, r)
-		}))
+	m.HandleFunc("GET /readyz", s.readyz)
+	if s.rec != nil {
+		m.HandleFunc("GET /v1/status", s.status)
+		if s.cfg.Gatherer != nil {
+			metrics := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})
+			m.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if err := s.rec.Refresh(r.Context()); err != nil {
+					s.log.Warn("refresh metrics", "err", err)
+				}
+				metrics.ServeHTTP(w, r)
+			}))
+		}
+		if len(s.cfg.WebhookSecret) > 0 {
+			m.Handle("POST /hooks/github", reconcile.WebhookHandler(s.cfg.WebhookSecret, s.cfg.Branch, s.rec.Trigger))
+		}
 	}
-	if len(s.cfg.WebhookSecret) > 0 {
-		s.mux.Handle("POST /hooks/github", reconcile.WebhookHandler(s.cfg.WebhookSecret, s.cfg.Branch, s.rec.Trigger))
-	}
+	m.HandleFunc("POST /v1/auth/access_token", s.accessToken)
+
+	m.HandleFunc("GET /v1/blueprints", s.blueprints)
+	m.HandleFunc("GET /v1/blueprints/{bp}", s.blueprint)
+	m.HandleFunc("GET /v1/blueprints/{bp}/entities", s.listEntities)
+	m.HandleFunc("GET /v1/blueprints/{bp}/entities-count", s.countEntities)
+	m.HandleFunc("GET /v1/blueprints/{bp}/entities/{id}", s.entity)
+	m.HandleFunc("GET /v1/blueprints/{bp}/entities/{id}/related", s.related)
+	m.HandleFunc("GET /v1/blueprints/{bp}/entities/{id}/scorecards/{sc}/history", s.entityHistory)
+	m.HandleFunc("POST /v1/entities/search", s.searchAll)
+	m.HandleFunc("POST /v1/blueprints/{bp}/entities/search", s.searchBlueprint)
+	m.HandleFunc("GET /v1/blueprints/{bp}/scorecards", s.blueprintScorecards)
+	m.HandleFunc("GET /v1/blueprints/{bp}/scorecards/{sc}", s.scorecard)
+	m.HandleFunc("GET /v1/blueprints/{bp}/scorecards/{sc}/summary", s.scorecardSummary)
+	m.HandleFunc("GET /v1/scorecards", s.scorecards)
+	m.HandleFunc("GET /v1/actions", s.objectList(index.KindAction, "actions"))
+	m.HandleFunc("GET /v1/actions/{id}", s.objectGet(index.KindAction, "action"))
+	m.HandleFunc("GET /v1/pages", s.objectList(index.KindPage, "pages"))
+	m.HandleFunc("GET /v1/pages/{id}", s.objectGet(index.KindPage, "page"))
+	// Everything else under /v1: writes are refused as read-only, unknown
+	// reads are not found.
+	m.HandleFunc("/v1/", s.fallback)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errorf(kindNotFound, "no route %s %s", r.Method, r.URL.Path))
+	})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if !s.rec.Ready(ctx) {
+	ready := false
+	if s.rec != nil {
+		ready = s.rec.Ready(ctx)
+	} else if st, err := s.db.State(ctx); err == nil {
+		ready = st.Applied != nil
+	}
+	if !ready {
 		writeError(w, errNotReady)
 		return
 	}
@@ -90,18 +226,55 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}{true, st})
 }
 
-// apiError is an error with its client-facing code.
+// Error kinds, the "error" code of Port's envelope.
+const (
+	kindInvalidRequest = "invalid_request"
+	kindInvalidQuery   = "invalid_query"
+	kindInvalidCursor  = "invalid_cursor"
+	kindTooLarge       = "result_too_large"
+	kindUnauthorized   = "unauthorized"
+	kindNotFound       = "not_found"
+	kindReadOnly       = "read_only"
+	kindCursorStale    = "cursor_stale"
+	kindBodyTooLarge   = "body_too_large"
+	kindRateLimited    = "rate_limited"
+	kindInternal       = "internal_error"
+	kindNotReady       = "not_ready"
+)
+
+// statusOf is the one map from error kind to HTTP status.
+var statusOf = map[string]int{
+	kindInvalidRequest: http.StatusBadRequest,
+	kindInvalidQuery:   http.StatusBadRequest,
+	kindInvalidCursor:  http.StatusBadRequest,
+	kindTooLarge:       http.StatusBadRequest,
+	kindUnauthorized:   http.StatusUnauthorized,
+	kindNotFound:       http.StatusNotFound,
+	kindReadOnly:       http.StatusMethodNotAllowed,
+	kindCursorStale:    http.StatusConflict,
+	kindBodyTooLarge:   http.StatusRequestEntityTooLarge,
+	kindRateLimited:    http.StatusTooManyRequests,
+	kindInternal:       http.StatusInternalServerError,
+	kindNotReady:       http.StatusServiceUnavailable,
+}
+
+// apiError is an error with its client-facing kind; its message is safe to
+// show to any caller.
 type apiError struct {
-	code    string
-	status  int
+	kind    string
 	message string
 }
 
 func (e *apiError) Error() string { return e.message }
 
+func errorf(kind, format string, args ...any) *apiError {
+	return &apiError{kind, fmt.Sprintf(format, args...)}
+}
+
 var (
-	errNotReady = &apiError{"not_ready", http.StatusServiceUnavailable, "no catalog revision has been applied yet"}
-	errInternal = &apiError{"internal_error", http.StatusInternalServerError, "internal error; see the server log"}
+	errNotReady     = &apiError{kindNotReady, "no catalog revision has been applied yet"}
+	errInternal     = &apiError{kindInternal, "internal error; see the server log"}
+	errUnauthorized = &apiError{kindUnauthorized, "missing, invalid or expired credentials"}
 )
 
 func (s *Server) internal(w http.ResponseWriter, what string, err error) {
@@ -109,18 +282,91 @@ func (s *Server) internal(w http.ResponseWriter, what string, err error) {
 	writeError(w, errInternal)
 }
 
+// fail answers err: an *apiError as itself, anything else as a logged
+// internal error.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		writeError(w, ae)
+		return
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the client went away
+	}
+	s.internal(w, r.Method+" "+r.URL.Path, err)
+}
+
 func writeError(w http.ResponseWriter, err error) {
 	var ae *apiError
 	if !errors.As(err, &ae) {
 		ae = errInternal
 	}
-	writeJSON(w, ae.status, map[string]any{"ok": false, "error": ae.code, "message": ae.message})
+	status, ok := statusOf[ae.kind]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	writeJSON(w, status, map[string]any{"ok": false, "error": ae.kind, "message": ae.message})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	if err := encode(&buf, v); err != nil {
+		buf.Reset()
+		status = statusOf[kindInternal]
+		_ = encode(&buf, map[string]any{"ok": false, "error": kindInternal, "message": errInternal.message})
+	}
+	buf.WriteByte('\n')
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// encode writes v as JSON. A map's json.RawMessage values (and lists of
+// them) are written as they are: they are documents the index stored as
+// JSON, and encoding/json would parse and compact each again, which is
+// most of the cost of a page of entities.
+func encode(buf *bytes.Buffer, v any) error {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return encodeValue(buf, v)
+	}
+	buf.WriteByte('{')
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := encodeValue(buf, k); err != nil {
+			return err
+		}
+		buf.WriteByte(':')
+		switch x := m[k].(type) {
+		case json.RawMessage:
+			buf.Write(x)
+		case []json.RawMessage:
+			buf.WriteByte('[')
+			for j, raw := range x {
+				if j > 0 {
+					buf.WriteByte(',')
+				}
+				buf.Write(raw)
+			}
+			buf.WriteByte(']')
+		default:
+			if err := encodeValue(buf, x); err != nil {
+				return err
+			}
+		}
+	}
+	buf.WriteByte('}')
+	return nil
+}
+
+func encodeValue(buf *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	buf.Truncate(buf.Len() - 1) // Encode's newline
+	return nil
 }

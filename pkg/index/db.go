@@ -66,7 +66,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := db.migrate(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("open index %s: %w", path, err), w.Close())
 	}
-	r, err := sql.Open("sqlite3", uri+"?_query_only=1&_busy_timeout=10000&_cache_size=-16384")
+	// Each read connection keeps its recent prepared statements: the API
+	// runs the same few statements per request, and preparing them costs
+	// more than running them.
+	r, err := sql.Open("sqlite3", uri+"?_query_only=1&_busy_timeout=10000&_cache_size=-16384&_stmt_cache_size=128")
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open index %s: %w", path, err), w.Close())
 	}

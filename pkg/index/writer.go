@@ -425,7 +425,7 @@ func (a *applier) objects() error {
 		}),
 		add("scorecards", len(s.Scorecards), func(i int) (object, error) {
 			o, err := newObject(s.Scorecards[i].Identifier, s.Scorecards[i], s.Scorecards[i].Doc)
-			o.blueprint = s.Scorecards[i].Blueprint
+			o.blueprint = s.Scorecards[i].ScorecardBlueprint() // the seed form scopes with a $blueprint filter rule
 			return o, err
 		}),
 		add("actions", len(s.Actions), func(i int) (object, error) {

@@ -1,0 +1,204 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/pkg/api"
+	"github.com/berth-dev/berth/pkg/gen"
+	"github.com/berth-dev/berth/pkg/index"
+	"golang.org/x/time/rate"
+)
+
+// Load figures over real HTTP on loopback: an httptest server over an
+// index of a generated catalog of BERTH_BENCH_ENTITIES entities (default
+// 10k), from one connection (latency) and from 32 goroutines (throughput;
+// 16 per core on a 2-core machine), the client sharing the CPU with the
+// server. Each benchmark reports req/s, p50-ms and p99-ms.
+//
+//	BERTH_BENCH_ENTITIES=100000 go test ./pkg/api -run '^$' -bench API -benchtime 20000x
+
+func benchEntities() int {
+	if n, err := strconv.Atoi(os.Getenv("BERTH_BENCH_ENTITIES")); err == nil && n > 0 {
+		return n
+	}
+	return 10000
+}
+
+// benchWorld is a server over a generated index.
+type benchWorld struct {
+	db       *index.DB
+	url      string
+	client   *http.Client
+	services []string
+	domains  []string
+	auth     string
+}
+
+func newBenchWorld(b *testing.B, withToken bool) *benchWorld {
+	b.Helper()
+	ctx := context.Background()
+	db := openDB(b)
+	snap, err := snapshotOf(loadGenerated(b, benchEntities()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	apply(b, db, 1, snap)
+	cfg := api.Config{RateLimit: rate.Inf}
+	if withToken {
+		cfg.Clients = testClients(b)
+	}
+	srv := httptest.NewServer(newServer(b, db, cfg).Handler())
+	b.Cleanup(srv.Close)
+	w := &benchWorld{db: db, url: srv.URL, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	for _, bp := range []struct {
+		name string
+		dst  *[]string
+	}{{gen.Service, &w.services}, {gen.Domain, &w.domains}} {
+		ents, err := db.Entities(ctx, bp.name, 0, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range ents {
+			*bp.dst = append(*bp.dst, e.Identifier)
+		}
+	}
+	if withToken {
+		w.auth = "Bearer " + token(b, srv.Config.Handler)
+	}
+	return w
+}
+
+// run sends requests from conns goroutines (a multiple of GOMAXPROCS);
+// next returns the i-th request's method, path and body.
+func (w *benchWorld) run(b *testing.B, conns int, next func(i int) (string, string, []byte)) {
+	b.Helper()
+	var (
+		mu  sync.Mutex
+		lat []time.Duration
+		seq atomic.Int64
+	)
+	b.SetParallelism(max(1, conns/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	work := func(pb interface{ Next() bool }) {
+		var local []time.Duration
+		for pb.Next() {
+			method, path, body := next(int(seq.Add(1)))
+			req, err := http.NewRequest(method, w.url+path, bytes.NewReader(body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if w.auth != "" {
+				req.Header.Set("Authorization", w.auth)
+			}
+			start := time.Now()
+			resp, err := w.client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, err = io.Copy(io.Discard, resp.Body)
+			if cerr := resp.Body.Close(); err == nil {
+				err = cerr
+			}
+			local = append(local, time.Since(start))
+			if err != nil || resp.StatusCode != http.StatusOK {
+				b.Errorf("%s %s: %d %v", method, path, resp.StatusCode, err)
+				return
+			}
+		}
+		mu.Lock()
+		lat = append(lat, local...)
+		mu.Unlock()
+	}
+	if conns == 1 {
+		work(&serial{n: b.N})
+	} else {
+		b.RunParallel(func(pb *testing.PB) { work(pb) })
+	}
+	b.StopTimer()
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))].Microseconds()) / 1000
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+}
+
+// serial counts down b.N requests on one goroutine.
+type serial struct{ n int }
+
+func (s *serial) Next() bool {
+	s.n--
+	return s.n >= 0
+}
+
+// concurrency: one connection for latency, 32 for throughput.
+var concurrency = []int{1, 32}
+
+// BenchmarkAPIGetEntity is GET /v1/blueprints/service/entities/{id} over
+// every service in turn, anonymous and with a token.
+func BenchmarkAPIGetEntity(b *testing.B) {
+	for _, withToken := range []bool{false, true} {
+		b.Run(map[bool]string{false: "Anonymous", true: "Token"}[withToken], func(b *testing.B) {
+			w := newBenchWorld(b, withToken)
+			for _, conns := range concurrency {
+				b.Run(fmt.Sprintf("c%d", conns), func(b *testing.B) {
+					w.run(b, conns, func(i int) (string, string, []byte) {
+						return "GET", "/v1/blueprints/service/entities/" + w.services[i%len(w.services)], nil
+					})
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkAPISearch is POST /v1/blueprints/{bp}/entities/search with
+// limit 200: two property rules, a relatedTo, and a 3-hop matchAny.
+func BenchmarkAPISearch(b *testing.B) {
+	w := newBenchWorld(b, false)
+	cases := []struct {
+		name, bp string
+		query    func(i int) string
+	}{
+		{"TwoRules", gen.Service, func(int) string {
+			return `{"combinator":"and","rules":[{"property":"lifecycle","operator":"=","value":"Production"},` +
+				`{"property":"test_coverage","operator":">=","value":50}]}`
+		}},
+		{"RelatedTo", gen.Service, func(i int) string {
+			return fmt.Sprintf(`{"combinator":"and","rules":[{"operator":"relatedTo","blueprint":"domain","value":%q,`+
+				`"direction":"downstream"}]}`, w.domains[i%len(w.domains)])
+		}},
+		{"MatchAny3Hops", gen.Deployment, func(i int) string {
+			return fmt.Sprintf(`{"combinator":"and","rules":[{"operator":"matchAny","property":{"path":`+
+				`["service","depends_on","domain"]},"value":%q}]}`, w.domains[i%len(w.domains)])
+		}},
+	}
+	for _, c := range cases {
+		for _, conns := range concurrency {
+			b.Run(fmt.Sprintf("%s/c%d", c.name, conns), func(b *testing.B) {
+				w.run(b, conns, func(i int) (string, string, []byte) {
+					return "POST", "/v1/blueprints/" + c.bp + "/entities/search",
+						[]byte(`{"limit":200,"query":` + c.query(i) + `}`)
+				})
+			})
+		}
+	}
+}

@@ -1,0 +1,357 @@
+package api
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+
+	"github.com/berth-dev/berth/pkg/catalog"
+	"github.com/berth-dev/berth/pkg/index"
+	"github.com/berth-dev/berth/pkg/query"
+)
+
+func (s *Server) blueprints(w http.ResponseWriter, r *http.Request) {
+	s.read(w, r, nil, func(rd *reader) (any, error) {
+		objs, err := index.ObjectsTx(rd.ctx, rd.tx, index.KindBlueprint, "")
+		if err != nil {
+			return nil, err
+		}
+		out, err := objects(objs)
+		return map[string]any{"ok": true, "blueprints": out}, err
+	})
+}
+
+func (s *Server) blueprint(w http.ResponseWriter, r *http.Request) {
+	s.read(w, r, nil, func(rd *reader) (any, error) {
+		o, err := rd.object(index.KindBlueprint, "", r.PathValue("bp"))
+		if err != nil {
+			return nil, err
+		}
+		out, err := object(o)
+		return map[string]any{"ok": true, "blueprint": out}, err
+	})
+}
+
+// object reads one object, answering not_found for a missing one.
+func (rd *reader) object(kind index.ObjectKind, blueprint, id string) (index.Object, error) {
+	o, err := index.ObjectTx(rd.ctx, rd.tx, kind, blueprint, id)
+	if errors.Is(err, index.ErrNotFound) {
+		what := map[index.ObjectKind]string{index.KindBlueprint: "blueprint", index.KindScorecard: "scorecard",
+			index.KindAction: "action", index.KindPage: "page"}[kind]
+		if kind == index.KindScorecard {
+			return o, errorf(kindNotFound, "scorecard %q of blueprint %q not found", id, blueprint)
+		}
+		return o, errorf(kindNotFound, "%s %q not found", what, id)
+	}
+	return o, err
+}
+
+// listEntities is Port's GET /v1/blueprints/{bp}/entities: every entity
+// of the blueprint, up to Config.MaxResults.
+func (s *Server) listEntities(w http.ResponseWriter, r *http.Request) {
+	bp := r.PathValue("bp")
+	sh, err := shapeFromQuery(r.URL.Query())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.read(w, r, nil, func(rd *reader) (any, error) {
+		if _, err := rd.blueprint(bp); err != nil {
+			return nil, err
+		}
+		max := s.cfg.MaxResults
+		ents, err := index.SearchTx(rd.ctx, rd.tx, "e.blueprint = ?", []any{bp}, "e.identifier", max+1)
+		if err != nil {
+			return nil, err
+		}
+		if len(ents) > max {
+			return nil, errorf(kindTooLarge, "blueprint %q has more than %d entities; page through them with "+
+				"POST /v1/blueprints/%s/entities/search (limit, from)", bp, max, bp)
+		}
+		out, err := rd.entities(ents, sh, nil)
+		return map[string]any{"ok": true, "entities": out}, err
+	})
+}
+
+func (s *Server) countEntities(w http.ResponseWriter, r *http.Request) {
+	bp := r.PathValue("bp")
+	s.read(w, r, nil, func(rd *reader) (any, error) {
+		if _, err := rd.blueprint(bp); err != nil {
+			return nil, err
+		}
+		n, err := index.CountTx(rd.ctx, rd.tx, "e.blueprint = ?", []any{bp})
+		return map[string]any{"ok": true, "count": n}, err
+	})
+}
+
+func (s *Server) entity(w http.ResponseWriter, r *http.Request) {
+	bp, id := r.PathValue("bp"), r.PathValue("id")
+	sh, err := shapeFromQuery(r.URL.Query())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.read(w, r, nil, func(rd *reader) (any, error) {
+		e, err := rd.findEntity(bp, id)
+		if err != nil {
+			return nil, err
+		}
+		out, err := rd.entities([]index.Entity{e}, sh, nil)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"ok": true, "entity": out[0]}, nil
+	})
+}
+
+// findEntity reads one entity, answering not_found for a missing one or
+// an unknown blueprint.
+func (rd *reader) findEntity(bp, id string) (index.Entity, error) {
+	if _, err := rd.blueprint(bp); err != nil {
+		return index.Entity{}, err
+	}
+	e, err := index.EntityTx(rd.ctx, rd.tx, bp, id)
+	if errors.Is(err, index.ErrNotFound) {
+		return e, errorf(kindNotFound, "entity %q of blueprint %q not found", id, bp)
+	}
+	return e, err
+}
+
+// compile parses, binds and compiles a search query for the caller.
+func (rd *reader) compile(raw []byte) (string, []any, error) {
+	q, err := query.ParseJSON(raw, query.WithLimits(rd.s.cfg.QueryLimits))
+	if err != nil {
+		return "", nil, errorf(kindInvalidQuery, "%v", err)
+	}
+	if q.Unbound() {
+		qc, err := rd.queryContext()
+		if err != nil {
+			return "", nil, err
+		}
+		if q, err = q.Bind(qc); err != nil {
+			return "", nil, errorf(kindInvalidQuery, "%v", err)
+		}
+	}
+	where, args, err := query.Compile(q, query.CompileOptions{Now: rd.s.cfg.Now(), Blueprints: rd.meta.blueprints})
+	if err != nil {
+		return "", nil, errorf(kindInvalidQuery, "%v", err)
+	}
+	return where, args, nil
+}
+
+// queryContext is what {context: user|userTeams} stands for: the caller's
+// _user entity and teams as of this revision.
+func (rd *reader) queryContext() (query.Context, error) {
+	qc := query.Context{UserTeams: rd.id.Teams}
+	if rd.id.User == "" {
+		return qc, nil
+	}
+	u, err := rd.catalogEntity("_user", rd.id.User)
+	if err != nil || u == nil {
+		return qc, err
+	}
+	qc.User = u
+	for _, t := range rd.id.Teams {
+		te, err := rd.catalogEntity("_team", t)
+		if err != nil {
+			return qc, err
+		}
+		if te != nil {
+			qc.Teams = append(qc.Teams, te)
+		}
+	}
+	return qc, nil
+}
+
+// catalogEntity decodes an indexed entity's document; nil when absent.
+func (rd *reader) catalogEntity(bp, id string) (*catalog.Entity, error) {
+	e, err := index.EntityTx(rd.ctx, rd.tx, bp, id)
+	if errors.Is(err, index.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ce catalog.Entity
+	if err := json.Unmarshal(e.Doc, &ce); err != nil {
+		return nil, err
+	}
+	return &ce, nil
+}
+
+// searchAll is Port's POST /v1/entities/search: the body is a query over
+// every blueprint; the answer lists the entities (up to
+// Config.MaxResults) and the blueprints they belong to.
+func (s *Server) searchAll(w http.ResponseWriter, r *http.Request) {
+	sh, err := shapeFromQuery(r.URL.Query())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.read(w, r, body, func(rd *reader) (any, error) {
+		where, args, err := rd.compile(body)
+		if err != nil {
+			return nil, err
+		}
+		max := s.cfg.MaxResults
+		ents, err := index.SearchTx(rd.ctx, rd.tx, where, args, "e.blueprint, e.identifier", max+1)
+		if err != nil {
+			return nil, err
+		}
+		if len(ents) > max {
+			return nil, errorf(kindTooLarge, "more than %d entities match; narrow the query, or page through one "+
+				"blueprint with POST /v1/blueprints/{blueprint}/entities/search", max)
+		}
+		bps := []string{}
+		for _, e := range ents {
+			if len(bps) == 0 || bps[len(bps)-1] != e.Blueprint {
+				bps = append(bps, e.Blueprint)
+			}
+		}
+		out, err := rd.entities(ents, sh, nil)
+		return map[string]any{"ok": true, "entities": out, "matchingBlueprints": bps}, err
+	})
+}
+
+// searchBody is the body of a blueprint search.
+type searchBody struct {
+	Query   json.RawMessage `json:"query"`
+	Include []string        `json:"include"`
+	Exclude []string        `json:"exclude"`
+	Limit   *int            `json:"limit"`
+	From    string          `json:"from"`
+}
+
+// searchBlueprint is Port's POST /v1/blueprints/{bp}/entities/search:
+// {query, include, exclude, limit, from}. Pages come in identifier order;
+// next, when present, is the cursor to pass as from for the next page.
+//
+// A cursor is valid for the revision it was made at only: the index holds
+// one revision, so a page read after a reconcile could skip or repeat
+// entities. Such a cursor is answered 409 cursor_stale, and the client
+// starts again without from.
+func (s *Server) searchBlueprint(w http.ResponseWriter, r *http.Request) {
+	bp := r.PathValue("bp")
+	sh, err := shapeFromQuery(r.URL.Query())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	raw, err := readBody(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var body searchBody
+	if len(bytes.TrimSpace(raw)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil {
+			s.fail(w, r, errorf(kindInvalidRequest, "want a JSON body {query, include, exclude, limit, from}: %v", err))
+			return
+		}
+	}
+	limit := DefaultSearchLimit
+	if body.Limit != nil {
+		limit = *body.Limit
+		if limit < 1 || limit > MaxSearchLimit {
+			s.fail(w, r, errorf(kindInvalidRequest, "limit: want 1 to %d, got %d", MaxSearchLimit, limit))
+			return
+		}
+	}
+	sh.include = append(sh.include, body.Include...)
+	sh.exclude = append(sh.exclude, body.Exclude...)
+	qhash := queryHash(bp, body.Query)
+	s.read(w, r, raw, func(rd *reader) (any, error) {
+		if _, err := rd.blueprint(bp); err != nil {
+			return nil, err
+		}
+		after := ""
+		if body.From != "" {
+			c, err := decodeCursor(body.From)
+			if err != nil || c.Query != qhash {
+				return nil, errorf(kindInvalidCursor, "from: not a cursor of this search; pass the next value of "+
+					"the previous page unchanged, with the same query")
+			}
+			if c.Revision != rd.revID {
+				return nil, errorf(kindCursorStale, "the catalog changed while paging (revision %s, now %s); "+
+					"start again without from", short(c.Commit), short(rd.commit))
+			}
+			after = c.After
+		}
+		where, args := "e.blueprint = ? AND e.identifier > ?", []any{bp, after}
+		if len(bytes.TrimSpace(body.Query)) > 0 && !bytes.Equal(bytes.TrimSpace(body.Query), []byte("null")) {
+			qw, qargs, err := rd.compile(body.Query)
+			if err != nil {
+				return nil, err
+			}
+			// The compiled fragment's placeholders come first: it may number
+			// them, and unnumbered ones after it continue the count.
+			where = "(" + qw + ") AND " + where
+			args = append(slices.Clone(qargs), args...)
+		}
+		ents, err := index.SearchTx(rd.ctx, rd.tx, where, args, "e.identifier", limit+1)
+		if err != nil {
+			return nil, err
+		}
+		resp := map[string]any{"ok": true}
+		if len(ents) > limit {
+			ents = ents[:limit]
+			resp["next"] = cursor{Revision: rd.revID, Commit: rd.commit, After: ents[limit-1].Identifier, Query: qhash}.encode()
+		}
+		out, err := rd.entities(ents, sh, nil)
+		resp["entities"] = out
+		return resp, err
+	})
+}
+
+// cursor is the opaque from/next of a blueprint search.
+type cursor struct {
+	Revision int64  `json:"r"`
+	Commit   string `json:"c"`
+	After    string `json:"a"`
+	Query    string `json:"q"`
+}
+
+func (c cursor) encode() string {
+	b, _ := json.Marshal(c) // strings and an int always encode
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (cursor, error) {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return c, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return c, dec.Decode(&c)
+}
+
+// queryHash identifies a search, so a cursor is not reused with another.
+func queryHash(bp string, q json.RawMessage) string {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, q); err != nil {
+		buf.Reset()
+		buf.Write(q)
+	}
+	h := sha256.Sum256(append([]byte(bp+"\x00"), buf.Bytes()...))
+	return base64.RawURLEncoding.EncodeToString(h[:9])
+}
+
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
+}

@@ -1,0 +1,377 @@
+package index
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Reads inside a ReadTx, for callers (the API) whose answer is built from
+// several statements that must all see the same revision. Each mirrors a
+// DB method of the same name without the Tx suffix.
+
+// AppliedTx returns the id and commit of the revision the catalog tables
+// hold, or an error wrapping ErrNotFound before the first apply.
+func AppliedTx(ctx context.Context, tx *sql.Tx) (id int64, commit string, err error) {
+	var rid sql.NullInt64
+	var c sql.NullString
+	if err := tx.QueryRowContext(ctx, "SELECT applied_revision, applied_commit FROM state WHERE id = 1").
+		Scan(&rid, &c); err != nil {
+		return 0, "", fmt.Errorf("read applied revision: %w", err)
+	}
+	if !rid.Valid {
+		return 0, "", fmt.Errorf("applied revision: %w", ErrNotFound)
+	}
+	return rid.Int64, c.String, nil
+}
+
+// EntityTx is Entity inside a ReadTx.
+func EntityTx(ctx context.Context, tx *sql.Tx, blueprint, identifier string) (Entity, error) {
+	e, err := scanEntity(tx.QueryRowContext(ctx, "SELECT "+entityColumns+
+		" FROM entities e WHERE e.blueprint = ? AND e.identifier = ?", blueprint, identifier))
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, fmt.Errorf("entity %s/%s: %w", blueprint, identifier, ErrNotFound)
+	}
+	if err != nil {
+		return e, fmt.Errorf("read entity %s/%s: %w", blueprint, identifier, err)
+	}
+	return e, nil
+}
+
+// EntitiesByIDTx returns the entities with the given ids, in no particular
+// order; ids that do not exist are skipped.
+func EntitiesByIDTx(ctx context.Context, tx *sql.Tx, ids []int64) ([]Entity, error) {
+	var out []Entity
+	err := chunks(ids, func(part []int64, ph string, args []any) error {
+		got, err := search(ctx, tx, "e.id IN ("+ph+")", args, "e.id", 0)
+		out = append(out, got...)
+		return err
+	})
+	return out, err
+}
+
+// ObjectKind names one of the object tables.
+type ObjectKind string
+
+// The object kinds.
+const (
+	KindBlueprint ObjectKind = "blueprints"
+	KindScorecard ObjectKind = "scorecards"
+	KindAction    ObjectKind = "actions"
+	KindPage      ObjectKind = "pages"
+	KindRole      ObjectKind = "roles"
+)
+
+// ObjectsTx returns every object of a kind, ordered by identifier
+// (scorecards by blueprint, then identifier). For scorecards, a non-empty
+// blueprint keeps that blueprint's only.
+func ObjectsTx(ctx context.Context, tx *sql.Tx, kind ObjectKind, blueprint string) ([]Object, error) {
+	if kind == KindScorecard && blueprint != "" {
+		return objectsQ(ctx, tx, kind, "blueprint = ?", blueprint)
+	}
+	return objectsQ(ctx, tx, kind, "")
+}
+
+// ObjectTx returns one object, or an error wrapping ErrNotFound. blueprint
+// is used for scorecards only.
+func ObjectTx(ctx context.Context, tx *sql.Tx, kind ObjectKind, blueprint, identifier string) (Object, error) {
+	var objs []Object
+	var err error
+	if kind == KindScorecard {
+		objs, err = objectsQ(ctx, tx, kind, "blueprint = ? AND identifier = ?", blueprint, identifier)
+	} else {
+		objs, err = objectsQ(ctx, tx, kind, "identifier = ?", identifier)
+	}
+	if err != nil {
+		return Object{}, err
+	}
+	if len(objs) == 0 {
+		return Object{}, fmt.Errorf("%s %s: %w", strings.TrimSuffix(string(kind), "s"), identifier, ErrNotFound)
+	}
+	return objs[0], nil
+}
+
+func objectsQ(ctx context.Context, q querier, kind ObjectKind, where string, args ...any) ([]Object, error) {
+	switch kind {
+	case KindBlueprint, KindScorecard, KindAction, KindPage, KindRole:
+	default:
+		return nil, fmt.Errorf("read objects: unknown kind %q", kind)
+	}
+	bp := "''"
+	if kind == KindScorecard {
+		bp = "blueprint"
+	}
+	s := "SELECT identifier, " + bp + ", doc, coalesce(file, ''), coalesce(line, 0) FROM " + string(kind)
+	if where != "" {
+		s += " WHERE " + where
+	}
+	rows, err := q.QueryContext(ctx, s+" ORDER BY "+bp+", identifier", args...)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", kind, err)
+	}
+	out, err := collect(rows, func(rows *sql.Rows) (Object, error) {
+		var o Object
+		var doc []byte
+		err := rows.Scan(&o.Identifier, &o.Blueprint, &doc, &o.File, &o.Line)
+		o.Doc = doc
+		return o, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", kind, err)
+	}
+	return out, nil
+}
+
+// Edge is one relation between two indexed entities.
+type Edge struct {
+	Source   int64
+	Relation string
+	Target   int64
+	// TargetTitle is the target entity's title ("" when it has none).
+	TargetTitle string
+	// TargetIdentifier is the target's identifier as written.
+	TargetIdentifier string
+}
+
+// RelationsTx returns the relations of the given entities: outgoing ones
+// (source in ids) when upstream, incoming ones (target in ids) otherwise.
+// Relations to entities not in the index are left out.
+func RelationsTx(ctx context.Context, tx *sql.Tx, ids []int64, upstream bool) ([]Edge, error) {
+	col := "r.target_id"
+	if upstream {
+		col = "r.source_id"
+	}
+	var out []Edge
+	err := chunks(ids, func(_ []int64, ph string, args []any) error {
+		rows, err := tx.QueryContext(ctx, `SELECT r.source_id, r.relation, r.target_id, r.target_identifier,
+			coalesce(t.title, '') FROM relations r JOIN entities t ON t.id = r.target_id
+			WHERE `+col+` IN (`+ph+`) ORDER BY r.source_id, r.relation, r.target_identifier`, args...)
+		if err != nil {
+			return err
+		}
+		got, err := collect(rows, func(rows *sql.Rows) (Edge, error) {
+			var e Edge
+			return e, rows.Scan(&e.Source, &e.Relation, &e.Target, &e.TargetIdentifier, &e.TargetTitle)
+		})
+		out = append(out, got...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read relations: %w", err)
+	}
+	return out, nil
+}
+
+// ScoresTx returns the scorecard results of the given entities by entity
+// id, each ordered by scorecard. Each result's Rules hold only the rules
+// that did not pass or are exempt, ordered by rule: every other rule of the
+// scorecard passed. (A rule row costs more to read than the whole result,
+// and most rules pass.)
+func ScoresTx(ctx context.Context, tx *sql.Tx, ids []int64) (map[int64][]ScorecardResult, error) {
+	out := make(map[int64][]ScorecardResult)
+	type key struct {
+		id int64
+		sc string
+	}
+	err := chunks(ids, func(_ []int64, ph string, args []any) error {
+		rows, err := tx.QueryContext(ctx, `SELECT entity_id, scorecard, level, level_index, passed, total
+			FROM scorecard_results WHERE entity_id IN (`+ph+`) ORDER BY entity_id, scorecard`, args...)
+		if err != nil {
+			return err
+		}
+		pos := map[key]int{}
+		if _, err := collect(rows, func(rows *sql.Rows) (struct{}, error) {
+			var id int64
+			var r ScorecardResult
+			if err := rows.Scan(&id, &r.Scorecard, &r.Level, &r.LevelIndex, &r.Passed, &r.Total); err != nil {
+				return struct{}{}, err
+			}
+			pos[key{id, r.Scorecard}] = len(out[id])
+			out[id] = append(out[id], r)
+			return struct{}{}, nil
+		}); err != nil {
+			return err
+		}
+		if len(pos) == 0 {
+			return nil
+		}
+		rows, err = tx.QueryContext(ctx, `SELECT entity_id, scorecard, rule, status, exempt
+			FROM scorecard_rule_results WHERE (status <> 'SUCCESS' OR exempt <> 0) AND entity_id IN (`+ph+`)
+			ORDER BY entity_id, scorecard, rule`, args...)
+		if err != nil {
+			return err
+		}
+		_, err = collect(rows, func(rows *sql.Rows) (struct{}, error) {
+			var id int64
+			var sc string
+			var r RuleResult
+			if err := rows.Scan(&id, &sc, &r.Rule, &r.Status, &r.Exempt); err != nil {
+				return struct{}{}, err
+			}
+			if i, ok := pos[key{id, sc}]; ok {
+				out[id][i].Rules = append(out[id][i].Rules, r)
+			}
+			return struct{}{}, nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read scores: %w", err)
+	}
+	return out, nil
+}
+
+// ScorecardHistoryTx is ScorecardHistory inside a ReadTx.
+func ScorecardHistoryTx(ctx context.Context, tx *sql.Tx, blueprint, identifier, scorecard string) ([]HistoryEntry, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT revision_id, commit_hash, level, failing_rules, at
+		FROM scorecard_history WHERE blueprint = ? AND identifier = ? AND scorecard = ?
+		ORDER BY revision_id, rowid`, blueprint, identifier, scorecard)
+	if err != nil {
+		return nil, fmt.Errorf("read scorecard history: %w", err)
+	}
+	out, err := collect(rows, scanHistory)
+	if err != nil {
+		return nil, fmt.Errorf("read scorecard history: %w", err)
+	}
+	return out, nil
+}
+
+// EntityHistory is a HistoryEntry with the entity it belongs to.
+type EntityHistory struct {
+	Identifier string
+	HistoryEntry
+}
+
+// ScorecardChangesTx returns every history row of a scorecard over a
+// blueprint's entities, ordered by revision: replaying them gives the
+// scorecard's state at each revision.
+func ScorecardChangesTx(ctx context.Context, tx *sql.Tx, blueprint, scorecard string) ([]EntityHistory, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT identifier, revision_id, commit_hash, level, failing_rules, at
+		FROM scorecard_history WHERE blueprint = ? AND scorecard = ? ORDER BY revision_id, rowid`, blueprint, scorecard)
+	if err != nil {
+		return nil, fmt.Errorf("read scorecard history: %w", err)
+	}
+	out, err := collect(rows, func(rows *sql.Rows) (EntityHistory, error) {
+		var h EntityHistory
+		var failing, at string
+		if err := rows.Scan(&h.Identifier, &h.RevisionID, &h.Commit, &h.Level, &failing, &at); err != nil {
+			return h, err
+		}
+		h.At = parseTime(at)
+		return h, json.Unmarshal([]byte(failing), &h.FailingRules)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read scorecard history: %w", err)
+	}
+	return out, nil
+}
+
+func scanHistory(rows *sql.Rows) (HistoryEntry, error) {
+	var h HistoryEntry
+	var failing, at string
+	if err := rows.Scan(&h.RevisionID, &h.Commit, &h.Level, &failing, &at); err != nil {
+		return h, err
+	}
+	h.At = parseTime(at)
+	return h, json.Unmarshal([]byte(failing), &h.FailingRules)
+}
+
+// UserTeamsTx returns the teams of a _user entity, or nil when the index
+// has no such user.
+func UserTeamsTx(ctx context.Context, tx *sql.Tx, email string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT t.team FROM entity_teams t JOIN entities e ON e.id = t.entity_id
+		WHERE e.blueprint = '_user' AND e.identifier = ? ORDER BY t.team`, email)
+	if err != nil {
+		return nil, fmt.Errorf("read teams of %s: %w", email, err)
+	}
+	out, err := collect(rows, func(rows *sql.Rows) (string, error) {
+		var s string
+		return s, rows.Scan(&s)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read teams of %s: %w", email, err)
+	}
+	return out, nil
+}
+
+// chunkSize keeps IN lists well under SQLite's bound-parameter limit.
+const chunkSize = 500
+
+// chunks calls fn for each run of up to chunkSize ids with the matching
+// placeholders and arguments.
+func chunks(ids []int64, fn func(part []int64, placeholders string, args []any) error) error {
+	for len(ids) > 0 {
+		n := min(len(ids), chunkSize)
+		part := ids[:n]
+		ids = ids[n:]
+		args := make([]any, n)
+		for i, id := range part {
+			args[i] = id
+		}
+		if err := fn(part, strings.TrimSuffix(strings.Repeat("?,", n), ","), args); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ScorecardStats is the current state of one scorecard over a blueprint's
+// entities.
+type ScorecardStats struct {
+	// Levels counts entities per level title.
+	Levels map[string]int
+	// Rules counts, per rule, the entities passing (SUCCESS) and failing it.
+	Rules map[string]RuleCounts
+	// Entities is the number of entities scored.
+	Entities int
+}
+
+// RuleCounts is how many entities pass and fail a rule.
+type RuleCounts struct{ Passed, Failed int }
+
+// ScorecardStatsTx returns the current level and rule counts of a
+// scorecard over a blueprint's entities.
+func ScorecardStatsTx(ctx context.Context, tx *sql.Tx, blueprint, scorecard string) (ScorecardStats, error) {
+	st := ScorecardStats{Levels: map[string]int{}, Rules: map[string]RuleCounts{}}
+	rows, err := tx.QueryContext(ctx, `SELECT r.level, count(*) FROM scorecard_results r
+		JOIN entities e ON e.id = r.entity_id WHERE e.blueprint = ? AND r.scorecard = ? GROUP BY r.level`,
+		blueprint, scorecard)
+	if err != nil {
+		return st, fmt.Errorf("read scorecard levels: %w", err)
+	}
+	if _, err := collect(rows, func(rows *sql.Rows) (struct{}, error) {
+		var level string
+		var n int
+		err := rows.Scan(&level, &n)
+		st.Levels[level] += n
+		st.Entities += n
+		return struct{}{}, err
+	}); err != nil {
+		return st, fmt.Errorf("read scorecard levels: %w", err)
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT rr.rule, rr.status, count(*) FROM scorecard_rule_results rr
+		JOIN entities e ON e.id = rr.entity_id WHERE e.blueprint = ? AND rr.scorecard = ? GROUP BY rr.rule, rr.status`,
+		blueprint, scorecard)
+	if err != nil {
+		return st, fmt.Errorf("read scorecard rules: %w", err)
+	}
+	if _, err := collect(rows, func(rows *sql.Rows) (struct{}, error) {
+		var rule, status string
+		var n int
+		err := rows.Scan(&rule, &status, &n)
+		c := st.Rules[rule]
+		if status == "SUCCESS" {
+			c.Passed += n
+		} else {
+			c.Failed += n
+		}
+		st.Rules[rule] = c
+		return struct{}{}, err
+	}); err != nil {
+		return st, fmt.Errorf("read scorecard rules: %w", err)
+	}
+	return st, nil
+}
