@@ -26,7 +26,7 @@ const (
 
 func (a *app) serveCmd() *cobra.Command {
 	var f sourceFlags
-	var addr, interval string
+	var addr, interval, config, auth string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Follow a branch into the index and serve the read-only API",
@@ -55,16 +55,36 @@ Logs are JSON. SIGINT/SIGTERM shut down gracefully.`,
 				return usageError{fmt.Errorf("--interval %q: %w", interval, err)}
 			}
 			log := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: a.level()}))
-			return a.serve(cmd.Context(), &f, addr, sched, log)
+			cfg := api.Config{Addr: addr, Branch: f.branch, Log: log, Repo: f.repo,
+				WebhookSecret: []byte(os.Getenv("BERTH_WEBHOOK_SECRET"))}
+			switch auth {
+			case "token":
+			case "none":
+				cfg.Anonymous = true
+			default:
+				return usageError{fmt.Errorf("--auth %q: want token or none", auth)}
+			}
+			if config != "" {
+				if err := loadServerConfig(config, &cfg); err != nil {
+					return err
+				}
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			return a.serve(cmd.Context(), &f, cfg, sched, log)
 		},
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
 	cmd.Flags().StringVar(&interval, "interval", "@every 1m", "reconcile schedule (cron spec or @every DURATION)")
+	cmd.Flags().StringVar(&config, "config", "", "server config file: API clients and the token signing key (see 'berth hash-secret --help')")
+	cmd.Flags().StringVar(&auth, "auth", "token", "token: API clients need an access token (anonymous reads only on loopback without clients); none: anonymous reads (loopback only)")
 	return cmd
 }
 
-func (a *app) serve(ctx context.Context, f *sourceFlags, addr string, sched cron.Schedule, log *slog.Logger) error {
+func (a *app) serve(ctx context.Context, f *sourceFlags, cfg api.Config, sched cron.Schedule, log *slog.Logger) error {
+	addr := cfg.Addr
 	s, err := a.open(ctx, f, log)
 	if err != nil {
 		return err
@@ -83,11 +103,14 @@ func (a *app) serve(ctx context.Context, f *sourceFlags, addr string, sched cron
 	}
 	s.rec.SetMetrics(m)
 
+	cfg.Gatherer = reg
+	apiSrv, err := api.New(s.db, s.rec, cfg)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Addr: addr,
-		Handler: api.New(s.db, s.rec, api.Config{
-			WebhookSecret: []byte(os.Getenv("BERTH_WEBHOOK_SECRET")), Branch: f.branch, Log: log, Gatherer: reg,
-		}),
+		Addr:              addr,
+		Handler:           apiSrv.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -98,7 +121,7 @@ func (a *app) serve(ctx context.Context, f *sourceFlags, addr string, sched cron
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	if os.Getenv("BERTH_WEBHOOK_SECRET") == "" {
+	if len(cfg.WebhookSecret) == 0 {
 		log.Info("webhook disabled: set BERTH_WEBHOOK_SECRET to enable POST /hooks/github")
 	}
 
