@@ -36,6 +36,9 @@ func TestScript(t *testing.T) {
 	// The build step runs the go command: hand it this test's caches and
 	// keep it off the network.
 	goEnv := map[string]string{"GOPROXY": "off", "GOFLAGS": os.Getenv("GOFLAGS")}
+	if raceEnabled {
+		goEnv["GOFLAGS"] = strings.TrimSpace(goEnv["GOFLAGS"] + " -race")
+	}
 	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
 	if err != nil {
 		t.Fatalf("go env: %v", err)
