@@ -8,32 +8,10 @@ import (
 	"strconv"
 )
 
-// objects reads rows of one of the small object tables. table and where come
-// from this file, never from input.
+// objects reads rows of one of the small object tables on the read pool.
+// where comes from this file, never from input.
 func (db *DB) objects(ctx context.Context, table, where string, args ...any) ([]Object, error) {
-	bp := "''"
-	if table == "scorecards" {
-		bp = "blueprint"
-	}
-	q := "SELECT identifier, " + bp + ", doc, coalesce(file, ''), coalesce(line, 0) FROM " + table
-	if where != "" {
-		q += " WHERE " + where
-	}
-	rows, err := db.r.QueryContext(ctx, q+" ORDER BY "+bp+", identifier", args...)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", table, err)
-	}
-	out, err := collect(rows, func(rows *sql.Rows) (Object, error) {
-		var o Object
-		var doc []byte
-		err := rows.Scan(&o.Identifier, &o.Blueprint, &doc, &o.File, &o.Line)
-		o.Doc = doc
-		return o, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", table, err)
-	}
-	return out, nil
+	return objectsQ(ctx, db.r, ObjectKind(table), where, args...)
 }
 
 func (db *DB) object(ctx context.Context, table, where string, args ...any) (Object, error) {
