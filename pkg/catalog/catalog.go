@@ -31,6 +31,9 @@ type Catalog struct {
 	Roles      []*Role
 
 	entities map[EntityKey]*Entity
+	// dups are entity documents whose key another document took first,
+	// found by Build and reported by Check.
+	dups [][2]*Document
 }
 
 // New returns a catalog of the given files, which it sorts by path.
@@ -84,7 +87,8 @@ func (c *Catalog) Build() Diagnostics {
 	c.Config = nil
 	c.Blueprints = builtinBlueprints()
 	c.Entities, c.Scorecards, c.Actions, c.Pages, c.Roles = nil, nil, nil, nil, nil
-	c.entities = make(map[EntityKey]*Entity)
+	c.entities = make(map[EntityKey]*Entity, len(c.entities))
+	c.dups = nil
 
 	for _, f := range c.Files {
 		for _, d := range f.Docs {
@@ -113,7 +117,9 @@ func (c *Catalog) Build() Diagnostics {
 				}
 				if ok {
 					c.Entities = append(c.Entities, e)
-					if _, dup := c.entities[e.Key()]; !dup {
+					if first, dup := c.entities[e.Key()]; dup {
+						c.dups = append(c.dups, [2]*Document{d, first.Doc})
+					} else {
 						c.entities[e.Key()] = e
 					}
 				}

@@ -44,7 +44,17 @@ func (ck *checker) errorf(pos Position, code, format string, args ...any) {
 }
 
 // duplicates reports identifiers defined twice, naming both places.
+// Entities' duplicates were found by Build; the other kinds are few.
 func (ck *checker) duplicates() {
+	for _, p := range ck.c.dups {
+		d, prev := p[0], p[1]
+		scope := d.Blueprint
+		if bp, ok := d.Value["blueprint"].(string); ok {
+			scope = bp
+		}
+		ck.errorf(d.Pos("identifier"), CodeDuplicateID, "entity identifier %q of blueprint %q is defined twice (first at %s)",
+			d.Identifier(), scope, prev.Pos("identifier"))
+	}
 	type key struct {
 		kind  Kind
 		scope string
@@ -53,7 +63,7 @@ func (ck *checker) duplicates() {
 	first := map[key]*Document{}
 	for _, f := range ck.c.Files {
 		for _, d := range f.Docs {
-			if d.Invalid || d.Kind == KindConfig {
+			if d.Invalid || d.Kind == KindConfig || d.Kind == KindEntity {
 				continue
 			}
 			id := d.Identifier()
