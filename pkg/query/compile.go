@@ -2,6 +2,7 @@ package query
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -16,6 +17,16 @@ type CompileOptions struct {
 	// Blueprints are the catalog's blueprints; only relatedTo with
 	// required needs them (to know which relations are required).
 	Blueprints map[string]*catalog.Blueprint
+	// Visible, when set, is a bound query selecting the entities the
+	// caller may read (pkg/access builds it). The rules that read other
+	// entities then see only visible ones: relatedTo names only visible
+	// entities, a matchAny path runs through visible entities only, and a
+	// relation's $title is that of a visible target. The caller still
+	// ANDs Visible itself into the statement for the matched entity; the
+	// fragment is about the entities a rule reaches, so that a search
+	// cannot probe the existence or title of an entity the caller may not
+	// read. Visible itself is compiled without restriction.
+	Visible *Query
 }
 
 // Compile translates a bound query into a WHERE fragment over the index
@@ -37,7 +48,10 @@ func Compile(q *Query, opts CompileOptions) (where string, args []any, err error
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
-	c := &compiler{opts: opts}
+	if opts.Visible != nil && opts.Visible.unbound > 0 {
+		return "", nil, ErrUnbound
+	}
+	c := &compiler{opts: opts, ent: "e"}
 	where, err = c.group(q.Root)
 	if err != nil {
 		return "", nil, err
@@ -49,6 +63,38 @@ type compiler struct {
 	opts CompileOptions
 	args []any
 	n    int // alias counter
+	// ent is the alias of the entity table the rules being compiled read:
+	// e, or another alias while Visible is compiled for a reached entity.
+	ent string
+}
+
+// visible is the Visible condition on the entity table aliased alias,
+// with its arguments; "1" when every entity is visible.
+func (c *compiler) visible(alias string) (frag, error) {
+	vis := c.opts.Visible
+	if vis == nil {
+		return frag{sql: "1"}, nil
+	}
+	args, ent := c.args, c.ent
+	c.args, c.ent, c.opts.Visible = nil, alias, nil
+	sql, err := c.group(vis.Root)
+	out := frag{sql: sql, args: c.args}
+	c.args, c.ent, c.opts.Visible = args, ent, vis
+	return out, err
+}
+
+// visibleID is the Visible condition on the entity whose id is the
+// column expression col: "1" when every entity is visible.
+func (c *compiler) visibleID(col string) (frag, error) {
+	if c.opts.Visible == nil {
+		return frag{sql: "1"}, nil
+	}
+	v := c.alias("v")
+	cond, err := c.visible(v)
+	if err != nil {
+		return frag{}, err
+	}
+	return f("EXISTS (SELECT 1 FROM entities %s WHERE %s.id = %s AND %s)", v, v, col, cond), nil
 }
 
 func (c *compiler) alias(prefix string) string {
@@ -59,6 +105,13 @@ func (c *compiler) alias(prefix string) string {
 func (c *compiler) arg(v any) string {
 	c.args = append(c.args, v)
 	return "?"
+}
+
+// splice appends a fragment's arguments and returns its SQL, for a
+// fragment placed at this point of the statement.
+func (c *compiler) splice(fr frag) string {
+	c.args = append(c.args, fr.args...)
+	return fr.sql
 }
 
 func (c *compiler) argList(vs []any) string {
@@ -116,9 +169,9 @@ func (c *compiler) rule(r *Rule) (string, error) {
 	case KindRelatedTo:
 		sql, err = c.relatedTo(r)
 	case KindPath:
-		sql = c.matchAny(r)
+		sql, err = c.matchAny(r)
 	default:
-		sql = c.comparison(r)
+		sql, err = c.comparison(r)
 	}
 	if err != nil {
 		return "", &Error{Path: r.path, Err: err}
@@ -135,10 +188,10 @@ type source struct {
 	// column: the item is a column expression of e (NULL when absent);
 	// notNull: the column never is.
 	column, notNull bool
-	// from and link select the rows of a multi-valued source; link may
-	// hold ? placeholders whose args are in linkArgs.
-	from, link string
-	linkArgs   []any
+	// from and link select the rows of a multi-valued source; each may
+	// hold ? placeholders whose args are in fromArgs and linkArgs.
+	from, link         string
+	fromArgs, linkArgs []any
 	idCol      string // the row's entity id column
 	// correlated: probe the rows per entity (EXISTS on the table's
 	// primary key) rather than collect them first; for relations, whose
@@ -149,59 +202,70 @@ type source struct {
 	typ, str, num string
 }
 
-func (c *compiler) source(r *Rule) source {
+func (c *compiler) source(r *Rule) (source, error) {
 	switch r.Kind {
 	case KindRelation:
 		a := c.alias("r")
 		s := source{correlated: true, from: "relations " + a, idCol: a + ".source_id", link: a + ".relation = ?", linkArgs: []any{r.Relation}, str: a + ".target_identifier"}
 		if r.TargetProperty == MetaTitle {
+			// A target the caller may not read has no title to match.
 			t := c.alias("t")
-			s.from += " JOIN entities " + t + " ON " + t + ".id = " + a + ".target_id"
+			vis, err := c.visible(t)
+			if err != nil {
+				return s, err
+			}
+			s.from += " JOIN entities " + t + " ON " + t + ".id = " + a + ".target_id AND " + vis.sql
+			s.fromArgs = vis.args
 			s.str = "NULLIF(" + t + ".title, '')"
 		}
-		return s
+		return s, nil
 	case KindScorecard:
 		a := c.alias("s")
 		if r.ScorecardRule != "" {
 			return source{from: "scorecard_rule_results " + a, idCol: a + ".entity_id", link: a + ".scorecard = ? AND " + a + ".rule = ?",
-				linkArgs: []any{r.Scorecard, r.ScorecardRule}, str: "NULLIF(" + a + ".status, '')"}
+				linkArgs: []any{r.Scorecard, r.ScorecardRule}, str: "NULLIF(" + a + ".status, '')"}, nil
 		}
 		return source{from: "scorecard_results " + a, idCol: a + ".entity_id", link: a + ".scorecard = ?",
-			linkArgs: []any{r.Scorecard}, str: "NULLIF(" + a + ".level, '')"}
+			linkArgs: []any{r.Scorecard}, str: "NULLIF(" + a + ".level, '')"}, nil
 	}
+	e := c.ent
 	switch r.Property {
 	case MetaIdentifier:
-		return source{column: true, notNull: true, str: "e.identifier"}
+		return source{column: true, notNull: true, str: e + ".identifier"}, nil
 	case MetaBlueprint:
-		return source{column: true, notNull: true, str: "e.blueprint"}
+		return source{column: true, notNull: true, str: e + ".blueprint"}, nil
 	case MetaTitle:
-		return source{column: true, str: "NULLIF(e.title, '')"}
+		return source{column: true, str: "NULLIF(" + e + ".title, '')"}, nil
 	case MetaIcon:
-		return source{column: true, str: "NULLIF(e.icon, '')"}
+		return source{column: true, str: "NULLIF(" + e + ".icon, '')"}, nil
 	case MetaCreatedBy:
-		return source{column: true, str: "NULLIF(e.created_by, '')"}
+		return source{column: true, str: "NULLIF(" + e + ".created_by, '')"}, nil
 	case MetaUpdatedBy:
-		return source{column: true, str: "NULLIF(e.updated_by, '')"}
+		return source{column: true, str: "NULLIF(" + e + ".updated_by, '')"}, nil
 	case MetaCreatedAt:
-		return source{column: true, str: "NULLIF(e.created_at, '')", num: "unixepoch(e.created_at, 'subsec')"}
+		return source{column: true, str: "NULLIF(" + e + ".created_at, '')", num: "unixepoch(" + e + ".created_at, 'subsec')"}, nil
 	case MetaUpdatedAt:
-		return source{column: true, str: "NULLIF(e.updated_at, '')", num: "unixepoch(e.updated_at, 'subsec')"}
+		return source{column: true, str: "NULLIF(" + e + ".updated_at, '')", num: "unixepoch(" + e + ".updated_at, 'subsec')"}, nil
 	case MetaTeam:
 		a := c.alias("t")
-		return source{from: "entity_teams " + a, idCol: a + ".entity_id", link: "1", str: a + ".team"}
+		return source{from: "entity_teams " + a, idCol: a + ".entity_id", link: "1", str: a + ".team"}, nil
 	}
 	a := c.alias("v")
 	return source{from: "entity_values " + a, idCol: a + ".entity_id", link: a + ".key = ?", linkArgs: []any{r.Property},
-		typ: a + ".typ", str: a + ".str", num: a + ".num"}
+		typ: a + ".typ", str: a + ".str", num: a + ".num"}, nil
 }
 
 // comparison compiles a rule that compares the items of a source.
-func (c *compiler) comparison(r *Rule) string {
+func (c *compiler) comparison(r *Rule) (string, error) {
 	op, neg := negated[r.Operator]
 	if !neg {
 		op = r.Operator
 	}
-	src := c.source(r)
+	src, err := c.source(r)
+	if err != nil {
+		return "", err
+	}
+	e := c.ent
 	var sql string
 	if src.column {
 		switch {
@@ -222,7 +286,7 @@ func (c *compiler) comparison(r *Rule) string {
 			pos = "" // any item at all
 		}
 		link := src.link
-		for _, a := range src.linkArgs {
+		for _, a := range append(slices.Clip(src.fromArgs), src.linkArgs...) {
 			c.arg(a)
 		}
 		pred := "1"
@@ -234,9 +298,9 @@ func (c *compiler) comparison(r *Rule) string {
 			pred = src.str + " IS NOT NULL AND " + pred
 		}
 		if src.correlated {
-			sql = fmt.Sprintf("EXISTS (SELECT 1 FROM %s WHERE %s = e.id AND %s AND %s)", src.from, src.idCol, link, pred)
+			sql = fmt.Sprintf("EXISTS (SELECT 1 FROM %s WHERE %s = %s.id AND %s AND %s)", src.from, src.idCol, e, link, pred)
 		} else {
-			sql = fmt.Sprintf("e.id IN (SELECT %s FROM %s WHERE %s AND %s)", src.idCol, src.from, link, pred)
+			sql = fmt.Sprintf("%s.id IN (SELECT %s FROM %s WHERE %s AND %s)", e, src.idCol, src.from, link, pred)
 		}
 		if op == OpIsEmpty {
 			sql = "NOT " + sql
@@ -245,7 +309,7 @@ func (c *compiler) comparison(r *Rule) string {
 	if neg {
 		sql = "NOT " + sql
 	}
-	return sql
+	return sql, nil
 }
 
 // both joins two conditions, dropping a literal true.
@@ -399,10 +463,15 @@ func (c *compiler) relatedTo(r *Rule) (string, error) {
 		})
 	}
 	var parts []string
+	e := c.ent
 	if r.Direction != DirectionDownstream {
 		a, s := c.alias("r"), c.alias("s")
-		sql := fmt.Sprintf("e.id IN (SELECT %s.target_id FROM relations %s WHERE %s.source_id IN (SELECT %s.id FROM entities %s WHERE %s.blueprint = %s AND %s.identifier IN %s)",
-			a, a, a, s, s, s, c.arg(r.Blueprint), s, c.argList(r.Values))
+		vis, err := c.visible(s)
+		if err != nil {
+			return "", err
+		}
+		sql := fmt.Sprintf("%s.id IN (SELECT %s.target_id FROM relations %s WHERE %s.source_id IN (SELECT %s.id FROM entities %s WHERE %s.blueprint = %s AND %s.identifier IN %s AND %s)",
+			e, a, a, a, s, s, s, c.arg(r.Blueprint), s, c.argList(r.Values), c.splice(vis))
 		if r.Required != nil {
 			if len(upRels) == 0 {
 				sql += " AND 0"
@@ -418,8 +487,12 @@ func (c *compiler) relatedTo(r *Rule) (string, error) {
 		if r.Required != nil {
 			join = fmt.Sprintf(" JOIN entities %s ON %s.id = %s.source_id", src, src, a)
 		}
-		sql := fmt.Sprintf("e.id IN (SELECT %s.source_id FROM relations %s%s WHERE %s.target_id IN (SELECT %s.id FROM entities %s WHERE %s.blueprint = %s AND %s.identifier IN %s)",
-			a, a, join, a, s, s, s, c.arg(r.Blueprint), s, c.argList(r.Values))
+		vis, err := c.visible(s)
+		if err != nil {
+			return "", err
+		}
+		sql := fmt.Sprintf("%s.id IN (SELECT %s.source_id FROM relations %s%s WHERE %s.target_id IN (SELECT %s.id FROM entities %s WHERE %s.blueprint = %s AND %s.identifier IN %s AND %s)",
+			e, a, a, join, a, s, s, s, c.arg(r.Blueprint), s, c.argList(r.Values), c.splice(vis))
 		if r.Required != nil {
 			if len(downPairs) == 0 {
 				sql += " AND 0"

@@ -266,6 +266,68 @@ func TestDifferential(t *testing.T) {
 	}
 }
 
+// TestDifferential_Visible holds the same for a caller who may read only
+// part of the catalog: the visibility condition (a random query over the
+// entity's own properties) restricts the matched entities and every entity
+// a relatedTo, matchAny or relation $title rule reaches.
+func TestDifferential_Visible(t *testing.T) {
+	w := newWorld(t, 3, [3]int{40, 160, 200})
+	g := &queryGen{r: rand.New(rand.NewPCG(4, 5)), w: w}
+	ctx := query.Context{User: w.user, UserTeams: []string{"alpha"}}
+	n := 400
+	if testing.Short() {
+		n = 80
+	}
+	restricted := 0
+	for i := 0; i < n; i++ {
+		// A policy reads the entity's own properties and team, like the
+		// ones pkg/access builds.
+		var visRaw map[string]any
+		for {
+			visRaw = catalog.Query{"combinator": "or", "rules": []any{g.ownRule(), g.ownRule()}}
+			if vis, err := query.Parse(visRaw); err == nil {
+				vis, _ = vis.Bind(ctx)
+				if n := len(w.eval(t, vis)); n > 0 && n < len(w.cat.Entities) {
+					break
+				}
+			}
+		}
+		vis, _ := query.Parse(visRaw)
+		vis, _ = vis.Bind(ctx)
+		raw := g.group(0)
+		q, err := query.Parse(raw)
+		if err != nil {
+			t.Fatalf("query %d does not parse: %v", i, err)
+		}
+		q, _ = q.Bind(ctx)
+		want := w.evalVisible(t, q, vis)
+		if len(want) != len(w.evalVisible(t, q, nil)) {
+			restricted++
+		}
+		if diff := cmp.Diff(keys(want), keys(w.searchVisible(t, q, vis))); diff != "" {
+			b, _ := json.MarshalIndent(raw, "", "  ")
+			vb, _ := json.Marshal(visRaw)
+			t.Fatalf("query %d: in-memory (-) vs SQL (+):\n%s\nquery: %s\nvisible: %s", i, diff, b, vb)
+		}
+	}
+	if restricted < n/4 {
+		t.Errorf("visibility changed only %d of %d answers", restricted, n)
+	}
+}
+
+// ownRule draws a rule that reads only the entity itself.
+func (g *queryGen) ownRule() map[string]any {
+	for {
+		r := g.rule()
+		_, rel := r["relation"]
+		_, sc := r["scorecard"]
+		_, path := r["property"].(map[string]any)
+		if !rel && !sc && !path && r["operator"] != "relatedTo" {
+			return r
+		}
+	}
+}
+
 // TestDifferential_EachKind runs one rule of every kind alone, so a broken
 // kind shows itself by name.
 func TestDifferential_EachKind(t *testing.T) {

@@ -24,6 +24,11 @@ type Env struct {
 	// ScorecardRule returns a scorecard rule's status for an entity
 	// (SUCCESS or FAILURE).
 	ScorecardRule func(e *catalog.Entity, scorecard, rule string) (status string, ok bool)
+	// Visible, when set, says which entities the caller may read: as with
+	// CompileOptions.Visible, relatedTo, matchAny and a relation's $title
+	// then reach visible entities only. Eval does not apply it to the
+	// entity it is given.
+	Visible func(e *catalog.Entity) bool
 }
 
 // Eval reports whether entity e matches the query. It fails with
@@ -316,11 +321,21 @@ func (ev *evaluator) follow(e *catalog.Entity, rel string) []*catalog.Entity {
 	}
 	var out []*catalog.Entity
 	for _, t := range e.Relations[rel].Targets {
-		if te := ev.env.Catalog.Entity(catalog.EntityKey{Blueprint: def.Target, Identifier: t}); te != nil {
+		if te := ev.lookup(def.Target, t); te != nil {
 			out = append(out, te)
 		}
 	}
 	return out
+}
+
+// lookup returns the entity with the given key when it exists and is
+// visible.
+func (ev *evaluator) lookup(bp, id string) *catalog.Entity {
+	x := ev.env.Catalog.Entity(catalog.EntityKey{Blueprint: bp, Identifier: id})
+	if x == nil || (ev.env.Visible != nil && !ev.env.Visible(x)) {
+		return nil
+	}
+	return x
 }
 
 // pointsTo reports whether some relation of src (with the given
@@ -344,7 +359,7 @@ func (ev *evaluator) relatedTo(r *Rule, e *catalog.Entity) (bool, error) {
 	}
 	for _, v := range r.Values {
 		id, _ := v.(string)
-		other := ev.env.Catalog.Entity(catalog.EntityKey{Blueprint: r.Blueprint, Identifier: id})
+		other := ev.lookup(r.Blueprint, id)
 		if other == nil {
 			continue
 		}
@@ -367,7 +382,7 @@ func (ev *evaluator) matchAny(r *Rule, e *catalog.Entity) (bool, error) {
 		var start []*catalog.Entity
 		for _, v := range r.Values {
 			id, _ := v.(string)
-			if s := ev.env.Catalog.Entity(catalog.EntityKey{Blueprint: r.Path.FromBlueprint, Identifier: id}); s != nil {
+			if s := ev.lookup(r.Path.FromBlueprint, id); s != nil {
 				start = append(start, s)
 			}
 		}

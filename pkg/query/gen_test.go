@@ -354,9 +354,25 @@ func loadIndex(tb testing.TB, w *world, levels []string) *sql.DB {
 // entities' keys.
 func (w *world) search(tb testing.TB, q *query.Query) map[string]bool {
 	tb.Helper()
-	where, args, err := query.Compile(q, query.CompileOptions{Now: testNow, Blueprints: w.cat.Blueprints})
+	return w.searchVisible(tb, q, nil)
+}
+
+// searchVisible is search for a caller who may read the entities vis
+// selects (nil: all): vis restricts the matched entities and, through
+// CompileOptions.Visible, the entities q's rules reach.
+func (w *world) searchVisible(tb testing.TB, q, vis *query.Query) map[string]bool {
+	tb.Helper()
+	where, args, err := query.Compile(q, query.CompileOptions{Now: testNow, Blueprints: w.cat.Blueprints, Visible: vis})
 	if err != nil {
 		tb.Fatalf("compile: %v", err)
+	}
+	if vis != nil {
+		vw, vargs, err := query.Compile(vis, query.CompileOptions{Now: testNow, Blueprints: w.cat.Blueprints})
+		if err != nil {
+			tb.Fatalf("compile visible: %v", err)
+		}
+		where = "(" + where + ") AND (" + vw + ")"
+		args = append(args, vargs...)
 	}
 	rows, err := w.db.Query("SELECT e.blueprint || '/' || e.identifier FROM entities e WHERE "+where, args...)
 	if err != nil {
@@ -380,9 +396,32 @@ func (w *world) search(tb testing.TB, q *query.Query) map[string]bool {
 // eval runs q in memory over every entity.
 func (w *world) eval(tb testing.TB, q *query.Query) map[string]bool {
 	tb.Helper()
+	return w.evalVisible(tb, q, nil)
+}
+
+// evalVisible is eval for a caller who may read the entities vis selects.
+func (w *world) evalVisible(tb testing.TB, q, vis *query.Query) map[string]bool {
+	tb.Helper()
+	env := w.env
+	if vis != nil {
+		seen := map[*catalog.Entity]bool{}
+		for _, e := range w.cat.Entities {
+			ok, err := vis.Eval(w.env, e)
+			if err != nil {
+				tb.Fatalf("eval visible: %v", err)
+			}
+			seen[e] = ok
+		}
+		cp := *w.env
+		cp.Visible = func(e *catalog.Entity) bool { return seen[e] }
+		env = &cp
+	}
 	out := map[string]bool{}
 	for _, e := range w.cat.Entities {
-		ok, err := q.Eval(w.env, e)
+		if vis != nil && !env.Visible(e) {
+			continue
+		}
+		ok, err := q.Eval(env, e)
 		if err != nil {
 			tb.Fatalf("eval: %v", err)
 		}
