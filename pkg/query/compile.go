@@ -192,7 +192,7 @@ type source struct {
 	// hold ? placeholders whose args are in fromArgs and linkArgs.
 	from, link         string
 	fromArgs, linkArgs []any
-	idCol      string // the row's entity id column
+	idCol              string // the row's entity id column
 	// correlated: probe the rows per entity (EXISTS on the table's
 	// primary key) rather than collect them first; for relations, whose
 	// only other index starts at target_id.
