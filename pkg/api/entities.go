@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 
-	"github.com/berth-dev/berth/pkg/catalog"
 	"github.com/berth-dev/berth/pkg/index"
 	"github.com/berth-dev/berth/pkg/query"
 )
@@ -64,7 +63,8 @@ func (s *Server) listEntities(w http.ResponseWriter, r *http.Request) {
 			return nil, err
 		}
 		max := s.cfg.MaxResults
-		ents, err := index.SearchTx(rd.ctx, rd.tx, "e.blueprint = ?", []any{bp}, "e.identifier", max+1)
+		where, args := rd.who.and("e.blueprint = ?", []any{bp})
+		ents, err := index.SearchTx(rd.ctx, rd.tx, where, args, "e.identifier", max+1)
 		if err != nil {
 			return nil, err
 		}
@@ -83,7 +83,8 @@ func (s *Server) countEntities(w http.ResponseWriter, r *http.Request) {
 		if _, err := rd.blueprint(bp); err != nil {
 			return nil, err
 		}
-		n, err := index.CountTx(rd.ctx, rd.tx, "e.blueprint = ?", []any{bp})
+		where, args := rd.who.and("e.blueprint = ?", []any{bp})
+		n, err := index.CountTx(rd.ctx, rd.tx, where, args)
 		return map[string]any{"ok": true, "count": n}, err
 	})
 }
@@ -108,79 +109,52 @@ func (s *Server) entity(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// findEntity reads one entity, answering not_found for a missing one or
-// an unknown blueprint.
+// findEntity reads one entity, answering not_found for a missing one, one
+// the caller may not read (the very same answer: it does not exist for the
+// caller), or an unknown blueprint.
 func (rd *reader) findEntity(bp, id string) (index.Entity, error) {
 	if _, err := rd.blueprint(bp); err != nil {
 		return index.Entity{}, err
 	}
 	e, err := index.EntityTx(rd.ctx, rd.tx, bp, id)
+	if err == nil && !rd.who.unrestricted {
+		var vis map[int64]bool
+		if vis, err = rd.visibleIDs([]int64{e.ID}); err == nil && !vis[e.ID] {
+			err = index.ErrNotFound
+		}
+	}
 	if errors.Is(err, index.ErrNotFound) {
-		return e, errorf(kindNotFound, "entity %q of blueprint %q not found", id, bp)
+		return index.Entity{}, errorf(kindNotFound, "entity %q of blueprint %q not found", id, bp)
 	}
 	return e, err
 }
 
-// compile parses, binds and compiles a search query for the caller.
+// compile parses, binds and compiles a search query for the caller,
+// restricted to the entities the caller may read: both the entities it
+// matches and those its rules reach (relatedTo, matchAny, relation titles).
 func (rd *reader) compile(raw []byte) (string, []any, error) {
 	q, err := query.ParseJSON(raw, query.WithLimits(rd.s.cfg.QueryLimits))
 	if err != nil {
 		return "", nil, errorf(kindInvalidQuery, "%v", err)
 	}
+	return rd.compileQuery(q)
+}
+
+// compileQuery binds and compiles a parsed query as compile does.
+func (rd *reader) compileQuery(q *query.Query) (string, []any, error) {
+	var err error
 	if q.Unbound() {
-		qc, err := rd.queryContext()
-		if err != nil {
-			return "", nil, err
-		}
-		if q, err = q.Bind(qc); err != nil {
+		if q, err = q.Bind(rd.who.qc); err != nil {
 			return "", nil, errorf(kindInvalidQuery, "%v", err)
 		}
 	}
-	where, args, err := query.Compile(q, query.CompileOptions{Now: rd.s.cfg.Now(), Blueprints: rd.meta.blueprints})
+	where, args, err := query.Compile(q, query.CompileOptions{Now: rd.s.cfg.Now(), Blueprints: rd.meta.blueprints,
+		Visible: rd.who.vis})
 	if err != nil {
 		return "", nil, errorf(kindInvalidQuery, "%v", err)
 	}
+	where, args = rd.who.and(where, args)
 	return where, args, nil
-}
-
-// queryContext is what {context: user|userTeams} stands for: the caller's
-// _user entity and teams as of this revision.
-func (rd *reader) queryContext() (query.Context, error) {
-	qc := query.Context{UserTeams: rd.id.Teams}
-	if rd.id.User == "" {
-		return qc, nil
-	}
-	u, err := rd.catalogEntity("_user", rd.id.User)
-	if err != nil || u == nil {
-		return qc, err
-	}
-	qc.User = u
-	for _, t := range rd.id.Teams {
-		te, err := rd.catalogEntity("_team", t)
-		if err != nil {
-			return qc, err
-		}
-		if te != nil {
-			qc.Teams = append(qc.Teams, te)
-		}
-	}
-	return qc, nil
-}
-
-// catalogEntity decodes an indexed entity's document; nil when absent.
-func (rd *reader) catalogEntity(bp, id string) (*catalog.Entity, error) {
-	e, err := index.EntityTx(rd.ctx, rd.tx, bp, id)
-	if errors.Is(err, index.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var ce catalog.Entity
-	if err := json.Unmarshal(e.Doc, &ce); err != nil {
-		return nil, err
-	}
-	return &ce, nil
 }
 
 // searchAll is Port's POST /v1/entities/search: the body is a query over
@@ -270,7 +244,8 @@ func (s *Server) searchBlueprint(w http.ResponseWriter, r *http.Request) {
 	}
 	sh.include = append(sh.include, body.Include...)
 	sh.exclude = append(sh.exclude, body.Exclude...)
-	qhash := queryHash(bp, body.Query)
+	caller, _ := IdentityFrom(r.Context())
+	qhash := queryHash(bp, caller.User, body.Query)
 	s.read(w, r, raw, func(rd *reader) (any, error) {
 		if _, err := rd.blueprint(bp); err != nil {
 			return nil, err
@@ -289,11 +264,14 @@ func (s *Server) searchBlueprint(w http.ResponseWriter, r *http.Request) {
 			after = c.After
 		}
 		where, args := "e.blueprint = ? AND e.identifier > ?", []any{bp, after}
+		qw, qargs := rd.who.and("", nil)
 		if len(bytes.TrimSpace(body.Query)) > 0 && !bytes.Equal(bytes.TrimSpace(body.Query), []byte("null")) {
-			qw, qargs, err := rd.compile(body.Query)
-			if err != nil {
+			var err error
+			if qw, qargs, err = rd.compile(body.Query); err != nil {
 				return nil, err
 			}
+		}
+		if qw != "" {
 			// The compiled fragment's placeholders come first: it may number
 			// them, and unnumbered ones after it continue the count.
 			where = "(" + qw + ") AND " + where
@@ -338,14 +316,15 @@ func decodeCursor(s string) (cursor, error) {
 	return c, dec.Decode(&c)
 }
 
-// queryHash identifies a search, so a cursor is not reused with another.
-func queryHash(bp string, q json.RawMessage) string {
+// queryHash identifies a search and its caller, so a cursor is not reused
+// with another search or by another caller (who may read other entities).
+func queryHash(bp, user string, q json.RawMessage) string {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, q); err != nil {
 		buf.Reset()
 		buf.Write(q)
 	}
-	h := sha256.Sum256(append([]byte(bp+"\x00"), buf.Bytes()...))
+	h := sha256.Sum256(append([]byte(bp+"\x00"+user+"\x00"), buf.Bytes()...))
 	return base64.RawURLEncoding.EncodeToString(h[:9])
 }
 

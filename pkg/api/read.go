@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/berth-dev/berth/pkg/access"
 	"github.com/berth-dev/berth/pkg/catalog"
 	"github.com/berth-dev/berth/pkg/index"
 )
@@ -30,7 +31,45 @@ type reader struct {
 	commit string
 	meta   *revMeta
 	id     Identity
+	who    *caller
 	s      *Server
+}
+
+// newReader returns the reader of revision revID for the caller id.
+func (s *Server) newReader(ctx context.Context, tx *sql.Tx, revID int64, commit string, id Identity) (*reader, error) {
+	meta, err := s.metaFor(ctx, tx, revID)
+	if err != nil {
+		return nil, err
+	}
+	who, err := s.callerFor(ctx, tx, meta, id)
+	if err != nil {
+		return nil, err
+	}
+	if !who.unrestricted {
+		id.Teams = who.subject.Teams
+	}
+	return &reader{ctx: withIdentity(ctx, id), tx: tx, revID: revID, commit: commit, meta: meta, id: id, who: who, s: s}, nil
+}
+
+// readTx runs fn with a reader of the applied revision for the request's
+// caller, for answers that do not go through read (their own status codes
+// and bodies). It fails with errNotReady before the first revision.
+func (s *Server) readTx(r *http.Request, fn func(*reader) error) error {
+	id, _ := IdentityFrom(r.Context())
+	return s.db.ReadTx(r.Context(), func(tx *sql.Tx) error {
+		revID, commit, err := index.AppliedTx(r.Context(), tx)
+		if errors.Is(err, index.ErrNotFound) {
+			return errNotReady
+		}
+		if err != nil {
+			return err
+		}
+		rd, err := s.newReader(r.Context(), tx, revID, commit, id)
+		if err != nil {
+			return err
+		}
+		return fn(rd)
+	})
 }
 
 // read answers a catalog read. Every statement of fn runs in one read
@@ -63,17 +102,11 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, body []byte, fn fu
 			notModified = true
 			return nil
 		}
-		meta, err := s.metaFor(r.Context(), tx, revID)
+		rd, err := s.newReader(r.Context(), tx, revID, commit, id)
 		if err != nil {
 			return err
 		}
-		if id.User != "" {
-			if id.Teams, err = index.UserTeamsTx(r.Context(), tx, id.User); err != nil {
-				return err
-			}
-		}
-		ctx := withIdentity(r.Context(), id)
-		out, err = fn(&reader{ctx: ctx, tx: tx, revID: revID, commit: commit, meta: meta, id: id, s: s})
+		out, err = fn(rd)
 		return err
 	})
 	switch {
@@ -131,6 +164,8 @@ type revMeta struct {
 	computed   map[string]map[string]bool
 	// scorecards by blueprint, then identifier.
 	scorecards map[string]map[string]*scorecardMeta
+	// rules are the revision's read rules (blueprint permissions, roles).
+	rules *access.Rules
 }
 
 type scorecardMeta struct {
@@ -182,6 +217,22 @@ func (s *Server) metaFor(ctx context.Context, tx *sql.Tx, revID int64) (*revMeta
 			m.scorecards[o.Blueprint] = map[string]*scorecardMeta{}
 		}
 		m.scorecards[o.Blueprint][o.Identifier] = sm
+	}
+	roles, err := index.ObjectsTx(ctx, tx, index.KindRole, "")
+	if err != nil {
+		return nil, err
+	}
+	var rs []*catalog.Role
+	for _, o := range roles {
+		var role catalog.Role
+		if err := json.Unmarshal(o.Doc, &role); err != nil {
+			return nil, fmt.Errorf("decode role %s: %w", o.Identifier, err)
+		}
+		rs = append(rs, &role)
+	}
+	m.rules = access.NewRules(m.blueprints, rs)
+	for _, err := range m.rules.Problems() {
+		s.log.Warn("permission rule grants nothing", "revision", revID, "err", err)
 	}
 	s.metaMu.Lock()
 	if s.meta == nil || s.meta.revID < revID {

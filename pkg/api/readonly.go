@@ -55,7 +55,13 @@ func (s *Server) fileFor(r *http.Request) string {
 		case bp == "":
 			return "add a blueprint file under blueprints/"
 		case at(2) == "entities" && at(3) != "":
-			if e, err := s.db.Entity(ctx, bp, at(3)); err == nil && e.File != "" {
+			// Only an entity the caller may read has a file to name.
+			var e index.Entity
+			err := s.readTx(r, func(rd *reader) (err error) {
+				e, err = rd.findEntity(bp, at(3))
+				return err
+			})
+			if err == nil && e.File != "" {
 				return file(e.File, e.Line)
 			}
 			return fmt.Sprintf("add the entity to a file under entities/%s/", bp)
@@ -91,12 +97,12 @@ func (s *Server) fileFor(r *http.Request) string {
 func (s *Server) objectFile(r *http.Request, kind index.ObjectKind, id, dir string, file func(string, int) string) string {
 	if id != "" {
 		var o index.Object
-		var err error
-		if kind == index.KindAction {
-			o, err = s.db.Action(r.Context(), id)
-		} else {
-			o, err = s.db.Page(r.Context(), id)
-		}
+		err := s.readTx(r, func(rd *reader) (err error) {
+			if o, err = rd.object(kind, "", id); err == nil && kind == index.KindPage {
+				_, _, err = rd.findPage(id) // a hidden page has no file to name
+			}
+			return err
+		})
 		if err == nil && o.File != "" {
 			return file(o.File, o.Line)
 		}

@@ -22,7 +22,8 @@ type edgeOut struct {
 // breadth first, up to depth hops (1..MaxRelatedDepth, default 1) and
 // limit entities (1..DefaultRelatedLimit). The answer lists the entities
 // reached, nearest first, each with its depth, and the relations walked;
-// truncated says the limit cut the walk short.
+// truncated says the limit cut the walk short. Entities the caller may not
+// read are not there: the walk stops at them.
 func (s *Server) related(w http.ResponseWriter, r *http.Request) {
 	bp, id := r.PathValue("bp"), r.PathValue("id")
 	q := r.URL.Query()
@@ -67,11 +68,21 @@ func (s *Server) related(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return nil, err
 			}
+			// The walk neither reaches nor passes through an entity the
+			// caller may not read.
+			others := make([]int64, 0, len(found))
+			for _, e := range found {
+				others = append(others, e.Other(upstream))
+			}
+			visible, err := rd.visibleIDs(others)
+			if err != nil {
+				return nil, err
+			}
 			var next []int64
 			for _, e := range found {
-				other := e.Target
-				if !upstream {
-					other = e.Source
+				other := e.Other(upstream)
+				if !visible[other] {
+					continue
 				}
 				if _, seen := dist[other]; !seen {
 					if len(order) == limit {

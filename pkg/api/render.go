@@ -116,9 +116,21 @@ func (rd *reader) entities(ents []index.Entity, sh shape, depth map[int64]int) (
 		if err != nil {
 			return nil, err
 		}
+		targets := make([]int64, len(edges))
+		for i, e := range edges {
+			targets[i] = e.Target
+		}
+		// A target the caller may not read keeps its identifier (the
+		// entity's own data) but shows no title.
+		visible, err := rd.visibleIDs(targets)
+		if err != nil {
+			return nil, err
+		}
 		titles = make(map[relKey]string, len(edges))
 		for _, e := range edges {
-			titles[relKey{e.Source, e.Relation, e.TargetIdentifier}] = e.TargetTitle
+			if visible[e.Target] {
+				titles[relKey{e.Source, e.Relation, e.TargetIdentifier}] = e.TargetTitle
+			}
 		}
 	}
 	out := make([]json.RawMessage, len(ents))

@@ -3,6 +3,7 @@ package api
 import (
 	"math"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/berth-dev/berth/pkg/index"
@@ -76,9 +77,16 @@ type historyOut struct {
 // entityHistory lists the changes of an entity's result on a scorecard,
 // oldest first. History outlives deleted entities and scorecards: it is
 // not_found only when there is none and the entity or scorecard is gone.
+// A caller whose reads are restricted sees the history of entities it may
+// read now only: a deleted entity's rules are gone with it.
 func (s *Server) entityHistory(w http.ResponseWriter, r *http.Request) {
 	bp, id, sc := r.PathValue("bp"), r.PathValue("id"), r.PathValue("sc")
 	s.read(w, r, nil, func(rd *reader) (any, error) {
+		if !rd.who.unrestricted {
+			if _, err := rd.findEntity(bp, id); err != nil {
+				return nil, err
+			}
+		}
 		hist, err := index.ScorecardHistoryTx(rd.ctx, rd.tx, bp, id, sc)
 		if err != nil {
 			return nil, err
@@ -129,7 +137,9 @@ type summaryPoint struct {
 // scorecardSummary answers how a scorecard stands over its blueprint's
 // entities: entities per level and the pass rate of each rule now, and the
 // same at every commit that changed a result (the last `points`, default
-// 100), replayed from the scorecard history.
+// 100), replayed from the scorecard history. Only the entities the caller
+// may read count, now and in the history (the history of those it may
+// read now; deleted ones' history is for unrestricted callers).
 func (s *Server) scorecardSummary(w http.ResponseWriter, r *http.Request) {
 	bp, sc := r.PathValue("bp"), r.PathValue("sc")
 	points, err := intParam(r.URL.Query(), "points", 100, 1, 1000)
@@ -145,7 +155,8 @@ func (s *Server) scorecardSummary(w http.ResponseWriter, r *http.Request) {
 		if sm == nil {
 			return nil, errorf(kindNotFound, "scorecard %q of blueprint %q not found", sc, bp)
 		}
-		st, err := index.ScorecardStatsTx(rd.ctx, rd.tx, bp, sc)
+		where, args := rd.who.and("", nil)
+		st, err := index.ScorecardStatsTx(rd.ctx, rd.tx, bp, sc, where, args)
 		if err != nil {
 			return nil, err
 		}
@@ -162,6 +173,14 @@ func (s *Server) scorecardSummary(w http.ResponseWriter, r *http.Request) {
 		changes, err := index.ScorecardChangesTx(rd.ctx, rd.tx, bp, sc)
 		if err != nil {
 			return nil, err
+		}
+		if !rd.who.unrestricted {
+			where, args := rd.who.and("e.blueprint = ?", []any{bp})
+			readable, err := index.IdentifiersTx(rd.ctx, rd.tx, where, args)
+			if err != nil {
+				return nil, err
+			}
+			changes = slices.DeleteFunc(changes, func(h index.EntityHistory) bool { return !readable[h.Identifier] })
 		}
 		history := replay(changes, sm)
 		if len(history) > points {

@@ -90,6 +90,9 @@ type Server struct {
 
 	metaMu sync.Mutex
 	meta   *revMeta // blueprints and scorecards of the last revision read
+
+	callersMu sync.Mutex
+	callers   callerCache // compiled read policies of the newest revision
 }
 
 // New returns a Server reading db and reporting rec's status (rec may be
@@ -188,8 +191,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/scorecards", s.scorecards)
 	m.HandleFunc("GET /v1/actions", s.objectList(index.KindAction, "actions"))
 	m.HandleFunc("GET /v1/actions/{id}", s.objectGet(index.KindAction, "action"))
-	m.HandleFunc("GET /v1/pages", s.objectList(index.KindPage, "pages"))
-	m.HandleFunc("GET /v1/pages/{id}", s.objectGet(index.KindPage, "page"))
+	m.HandleFunc("GET /v1/pages", s.pages)
+	m.HandleFunc("GET /v1/pages/{id}", s.page)
+	m.HandleFunc("GET /v1/pages/{id}/permissions", s.pagePermissions)
 	// Everything else under /v1: writes are refused as read-only, unknown
 	// reads are not found.
 	m.HandleFunc("/v1/", s.fallback)
@@ -214,7 +218,15 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
 }
 
+// status is the reconciler's status: a system page, for Admins only once
+// a revision says who they are (before that, any authenticated caller may
+// see why nothing applies).
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	err := s.readTx(r, func(rd *reader) error { return rd.requireAdmin("the reconciler's status") })
+	if err != nil && !errors.Is(err, errNotReady) {
+		s.fail(w, r, err)
+		return
+	}
 	st, err := s.rec.Status(r.Context())
 	if err != nil {
 		s.internal(w, "status", err)
@@ -233,6 +245,7 @@ const (
 	kindInvalidCursor  = "invalid_cursor"
 	kindTooLarge       = "result_too_large"
 	kindUnauthorized   = "unauthorized"
+	kindForbidden      = "forbidden"
 	kindNotFound       = "not_found"
 	kindReadOnly       = "read_only"
 	kindCursorStale    = "cursor_stale"
@@ -249,6 +262,7 @@ var statusOf = map[string]int{
 	kindInvalidCursor:  http.StatusBadRequest,
 	kindTooLarge:       http.StatusBadRequest,
 	kindUnauthorized:   http.StatusUnauthorized,
+	kindForbidden:      http.StatusForbidden,
 	kindNotFound:       http.StatusNotFound,
 	kindReadOnly:       http.StatusMethodNotAllowed,
 	kindCursorStale:    http.StatusConflict,

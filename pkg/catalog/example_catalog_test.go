@@ -22,7 +22,7 @@ func TestExampleCatalog_Loads(t *testing.T) {
 		counts[e.Blueprint]++
 	}
 	wantCounts := map[string]int{
-		"_team": 4, "_user": 7, "team": 4, "domain": 3,
+		"_team": 4, "_user": 10, "team": 4, "domain": 3,
 		"service": 11, "microservice": 5, "deployment": 7, "incident": 5,
 	}
 	if d := cmp.Diff(wantCounts, counts); d != "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -134,6 +135,16 @@ type Edge struct {
 	TargetTitle string
 	// TargetIdentifier is the target's identifier as written.
 	TargetIdentifier string
+}
+
+// Other returns the entity at the far end of the edge from a walk's
+// point of view: the target when walking upstream (following relations),
+// the source when walking downstream (finding what points here).
+func (e Edge) Other(upstream bool) int64 {
+	if upstream {
+		return e.Target
+	}
+	return e.Source
 }
 
 // RelationsTx returns the relations of the given entities: outgoing ones
@@ -279,20 +290,48 @@ func scanHistory(rows *sql.Rows) (HistoryEntry, error) {
 	return h, json.Unmarshal([]byte(failing), &h.FailingRules)
 }
 
-// UserTeamsTx returns the teams of a _user entity, or nil when the index
-// has no such user.
-func UserTeamsTx(ctx context.Context, tx *sql.Tx, email string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT t.team FROM entity_teams t JOIN entities e ON e.id = t.entity_id
-		WHERE e.blueprint = '_user' AND e.identifier = ? ORDER BY t.team`, email)
-	if err != nil {
-		return nil, fmt.Errorf("read teams of %s: %w", email, err)
-	}
-	out, err := collect(rows, func(rows *sql.Rows) (string, error) {
-		var s string
-		return s, rows.Scan(&s)
+// FilterIDsTx returns which of ids belong to entities matching where (a
+// WHERE fragment over entities e with its args, as for SearchTx).
+func FilterIDsTx(ctx context.Context, tx *sql.Tx, ids []int64, where string, args []any) (map[int64]bool, error) {
+	out := make(map[int64]bool, len(ids))
+	err := chunks(ids, func(_ []int64, ph string, idArgs []any) error {
+		rows, err := tx.QueryContext(ctx, "SELECT e.id FROM entities e WHERE ("+where+") AND e.id IN ("+ph+")",
+			append(slices.Clip(args), idArgs...)...)
+		if err != nil {
+			return err
+		}
+		_, err = collect(rows, func(rows *sql.Rows) (struct{}, error) {
+			var id int64
+			err := rows.Scan(&id)
+			out[id] = true
+			return struct{}{}, err
+		})
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read teams of %s: %w", email, err)
+		return nil, fmt.Errorf("filter entities: %w", err)
+	}
+	return out, nil
+}
+
+// IdentifiersTx returns the identifiers of the entities matching where
+// (as for SearchTx), in no particular order.
+func IdentifiersTx(ctx context.Context, tx *sql.Tx, where string, args []any) (map[string]bool, error) {
+	if where == "" {
+		where = "1"
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT e.identifier FROM entities e WHERE "+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read identifiers: %w", err)
+	}
+	out := map[string]bool{}
+	if _, err := collect(rows, func(rows *sql.Rows) (struct{}, error) {
+		var id string
+		err := rows.Scan(&id)
+		out[id] = true
+		return struct{}{}, err
+	}); err != nil {
+		return nil, fmt.Errorf("read identifiers: %w", err)
 	}
 	return out, nil
 }
@@ -333,12 +372,17 @@ type ScorecardStats struct {
 type RuleCounts struct{ Passed, Failed int }
 
 // ScorecardStatsTx returns the current level and rule counts of a
-// scorecard over a blueprint's entities.
-func ScorecardStatsTx(ctx context.Context, tx *sql.Tx, blueprint, scorecard string) (ScorecardStats, error) {
+// scorecard over a blueprint's entities that match where (a WHERE
+// fragment over entities e with its args, as for SearchTx; "" for all).
+func ScorecardStatsTx(ctx context.Context, tx *sql.Tx, blueprint, scorecard, where string, args []any) (ScorecardStats, error) {
 	st := ScorecardStats{Levels: map[string]int{}, Rules: map[string]RuleCounts{}}
+	if where == "" {
+		where = "1"
+	}
+	args = append([]any{blueprint, scorecard}, args...)
 	rows, err := tx.QueryContext(ctx, `SELECT r.level, count(*) FROM scorecard_results r
-		JOIN entities e ON e.id = r.entity_id WHERE e.blueprint = ? AND r.scorecard = ? GROUP BY r.level`,
-		blueprint, scorecard)
+		JOIN entities e ON e.id = r.entity_id WHERE e.blueprint = ? AND r.scorecard = ? AND (`+where+`) GROUP BY r.level`,
+		args...)
 	if err != nil {
 		return st, fmt.Errorf("read scorecard levels: %w", err)
 	}
@@ -353,8 +397,8 @@ func ScorecardStatsTx(ctx context.Context, tx *sql.Tx, blueprint, scorecard stri
 		return st, fmt.Errorf("read scorecard levels: %w", err)
 	}
 	rows, err = tx.QueryContext(ctx, `SELECT rr.rule, rr.status, count(*) FROM scorecard_rule_results rr
-		JOIN entities e ON e.id = rr.entity_id WHERE e.blueprint = ? AND rr.scorecard = ? GROUP BY rr.rule, rr.status`,
-		blueprint, scorecard)
+		JOIN entities e ON e.id = rr.entity_id WHERE e.blueprint = ? AND rr.scorecard = ? AND (`+where+`)
+		GROUP BY rr.rule, rr.status`, args...)
 	if err != nil {
 		return st, fmt.Errorf("read scorecard rules: %w", err)
 	}

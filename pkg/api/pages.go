@@ -1,0 +1,111 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/berth-dev/berth/pkg/catalog"
+	"github.com/berth-dev/berth/pkg/index"
+)
+
+// pages is Port's GET /v1/pages: the pages the caller may read.
+func (s *Server) pages(w http.ResponseWriter, r *http.Request) {
+	s.read(w, r, nil, func(rd *reader) (any, error) {
+		objs, err := index.ObjectsTx(rd.ctx, rd.tx, index.KindPage, "")
+		if err != nil {
+			return nil, err
+		}
+		out := []json.RawMessage{}
+		for _, o := range objs {
+			p, doc, err := decodePage(o)
+			if err != nil {
+				return nil, err
+			}
+			if rd.canReadPage(p) {
+				out = append(out, doc)
+			}
+		}
+		return map[string]any{"ok": true, "pages": out}, nil
+	})
+}
+
+// page is Port's GET /v1/pages/{id}; a page the caller may not read is
+// not found, exactly like a missing one.
+func (s *Server) page(w http.ResponseWriter, r *http.Request) {
+	s.read(w, r, nil, func(rd *reader) (any, error) {
+		_, doc, err := rd.findPage(r.PathValue("id"))
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"ok": true, "page": doc}, nil
+	})
+}
+
+// pagePermissions is Port's GET /v1/pages/{id}/permissions: exactly
+// {read: {roles, users, teams}}, for any authenticated caller (as in Port)
+// and any catalog page. The system pages' permissions are fixed (Admins
+// only) and cannot be asked for.
+func (s *Server) pagePermissions(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.read(w, r, nil, func(rd *reader) (any, error) {
+		o, err := rd.object(index.KindPage, "", id)
+		if err != nil {
+			return nil, err
+		}
+		p, _, err := decodePage(o)
+		if err != nil {
+			return nil, err
+		}
+		if catalog.IsSystemPage(p.Identifier) {
+			return nil, errorf(kindInvalidRequest, "%q is one of berth's system pages: only Admins read it, and its "+
+				"permissions can be neither read nor changed", id)
+		}
+		return map[string]any{"read": p.ReadPermissions()}, nil
+	})
+}
+
+// findPage reads a page the caller may read, answering not_found for one
+// that is missing or hidden from the caller.
+func (rd *reader) findPage(id string) (*catalog.Page, json.RawMessage, error) {
+	o, err := rd.object(index.KindPage, "", id)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, doc, err := decodePage(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !rd.canReadPage(p) {
+		return nil, nil, errorf(kindNotFound, "page %q not found", id)
+	}
+	return p, doc, nil
+}
+
+func (rd *reader) canReadPage(p *catalog.Page) bool {
+	return rd.who.admin || rd.meta.rules.CanReadPage(rd.who.subject, p)
+}
+
+// decodePage decodes a stored page and renders it for the API: berth's
+// source field added, and locked always present (false unless the file
+// locks the page).
+func decodePage(o index.Object) (*catalog.Page, json.RawMessage, error) {
+	var p catalog.Page
+	if err := json.Unmarshal(o.Doc, &p); err != nil {
+		return nil, nil, fmt.Errorf("decode page %s: %w", o.Identifier, err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(o.Doc, &m); err != nil {
+		return nil, nil, fmt.Errorf("decode page %s: %w", o.Identifier, err)
+	}
+	if _, ok := m["locked"]; !ok {
+		m["locked"] = json.RawMessage("false")
+	}
+	doc, err := json.Marshal(m)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode page %s: %w", o.Identifier, err)
+	}
+	o.Doc = doc
+	out, err := object(o)
+	return &p, out, err
+}

@@ -1,0 +1,281 @@
+package api_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/berth-dev/berth/pkg/api"
+	"github.com/berth-dev/berth/pkg/catalog"
+	"github.com/berth-dev/berth/pkg/index"
+)
+
+// rbacSnap is catalog-example with auth-service moved to the platform
+// team, so that Kim (the seed's developer role, team identity) reads
+// user-profile and incident inc-2025-0405 but not the auth-service
+// between them: the tests below look for leaks through that hidden
+// entity.
+var rbacSnap = sync.OnceValues(func() (index.Snapshot, error) {
+	cat, err := loadExample()
+	if err != nil {
+		return index.Snapshot{}, err
+	}
+	cat.Entity(catalog.EntityKey{Blueprint: "service", Identifier: "auth-service"}).Team = []string{"platform"}
+	return snapshotOf(cat)
+})
+
+// The users of catalog-example the RBAC tests act as, by client id.
+var rbacUsers = map[string]string{
+	"admin":    "maria.chen@example.com",   // Admin
+	"member":   "jonas.weber@example.com",  // Member, team payments
+	"dev":      "kim.park@example.com",     // developer role only, team identity
+	"lead":     "ravi.shah@example.com",    // team_lead, teams payments and checkout
+	"disabled": "olga.ivanova@example.com", // status Disabled
+	"stranger": "nobody@example.com",       // no _user entity
+}
+
+// rbacServer serves the RBAC catalog with one client per rbacUsers entry
+// and returns a function that sends a request as one of them.
+func rbacServer(tb testing.TB) (http.Handler, func(who, method, path string, body any) response) {
+	tb.Helper()
+	snap, err := rbacSnap()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db := openDB(tb)
+	apply(tb, db, 1, snap)
+	h, err := bcrypt.GenerateFromPassword([]byte(clientSecret), bcrypt.MinCost)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var clients []api.Client
+	for id, user := range rbacUsers {
+		clients = append(clients, api.Client{ID: id, SecretHash: string(h), User: user})
+	}
+	s := newServer(tb, db, api.Config{Clients: clients})
+	tokens := map[string]string{}
+	for id := range rbacUsers {
+		r := do(tb, s, "POST", "/v1/auth/access_token", map[string]string{"clientId": id, "clientSecret": clientSecret}, nil).
+			want(tb, 200, "")
+		tokens[id] = r.Body["accessToken"].(string)
+	}
+	return s, func(who, method, path string, body any) response {
+		tb.Helper()
+		return do(tb, s, method, path, body, bearer(tokens[who]))
+	}
+}
+
+func sorted(xs []string) []string {
+	slices.Sort(xs)
+	return xs
+}
+
+func rules(rs ...string) string {
+	return `{"combinator": "and", "rules": [` + strings.Join(rs, ",") + `]}`
+}
+
+// TestRBAC_Reads holds every read channel to the readers' policies: what a
+// caller may not read is absent from lists, counts and searches.
+func TestRBAC_Reads(t *testing.T) {
+	_, as := rbacServer(t)
+	list := func(who, bp string) []string {
+		return sorted(identifiers(as(who, "GET", "/v1/blueprints/"+bp+"/entities", nil).want(t, 200, "").list("entities")))
+	}
+	count := func(who, bp string) int {
+		return int(as(who, "GET", "/v1/blueprints/"+bp+"/entities-count", nil).want(t, 200, "").Body["count"].(float64))
+	}
+	for _, tc := range []struct {
+		who, blueprint string
+		want           []string
+	}{
+		{"admin", "incident", []string{"inc-2025-0398", "inc-2025-0405", "inc-2025-0412", "inc-2025-0417", "inc-2025-0420"}},
+		// incident: roles [Admin] and ownedByTeam.
+		{"member", "incident", []string{"inc-2025-0398", "inc-2025-0417"}},
+		{"lead", "incident", []string{"inc-2025-0398", "inc-2025-0412", "inc-2025-0417"}},
+		{"dev", "incident", []string{"inc-2025-0405"}},
+		// service sets no permissions: every Member; the developer and
+		// the team lead only through their roles' team conditions.
+		{"member", "service", []string{"auth-service", "build-runner", "cart-service", "checkout-web", "feature-flags",
+			"fraud-detection", "ledger", "legacy-billing", "payments-api", "pricing-engine", "user-profile"}},
+		{"dev", "service", []string{"user-profile"}},
+		{"lead", "service", []string{"cart-service", "checkout-web", "fraud-detection", "ledger", "legacy-billing",
+			"payments-api", "pricing-engine"}},
+		{"dev", "domain", nil},
+	} {
+		t.Run(tc.who+"/"+tc.blueprint, func(t *testing.T) {
+			got := list(tc.who, tc.blueprint)
+			if diff := cmp.Diff(tc.want, got, cmp.Comparer(func(a, b []string) bool { return slices.Equal(a, b) })); diff != "" && !(len(tc.want) == 0 && len(got) == 0) {
+				t.Errorf("list (-want +got):\n%s", diff)
+			}
+			if n := count(tc.who, tc.blueprint); n != len(tc.want) {
+				t.Errorf("count = %d, want %d", n, len(tc.want))
+			}
+			search := as(tc.who, "POST", "/v1/blueprints/"+tc.blueprint+"/entities/search", `{"query": `+rules()+`}`).
+				want(t, 200, "")
+			if got := sorted(identifiers(search.list("entities"))); len(got) != len(tc.want) {
+				t.Errorf("blueprint search found %v, want %v", got, tc.want)
+			}
+		})
+	}
+
+	t.Run("GetHiddenIsNotFound", func(t *testing.T) {
+		hidden := as("dev", "GET", "/v1/blueprints/service/entities/auth-service", nil).want(t, 404, "not_found")
+		missing := as("dev", "GET", "/v1/blueprints/service/entities/no-such", nil).want(t, 404, "not_found")
+		if strings.ReplaceAll(string(hidden.Raw), "auth-service", "no-such") != string(missing.Raw) {
+			t.Errorf("hidden and missing answer differently:\n%s\n%s", hidden.Raw, missing.Raw)
+		}
+		as("admin", "GET", "/v1/blueprints/service/entities/auth-service", nil).want(t, 200, "")
+		as("dev", "GET", "/v1/blueprints/service/entities/user-profile", nil).want(t, 200, "")
+	})
+
+	t.Run("GlobalSearch", func(t *testing.T) {
+		q := rules(`{"property": "$blueprint", "operator": "in", "value": ["service", "incident"]}`)
+		got := sorted(identifiers(as("dev", "POST", "/v1/entities/search", q).want(t, 200, "").list("entities")))
+		if want := []string{"inc-2025-0405", "user-profile"}; !slices.Equal(got, want) {
+			t.Errorf("global search = %v, want %v", got, want)
+		}
+	})
+
+	// Rules that read other entities see only readable ones: naming a
+	// hidden entity, walking through one, or reading its title must not
+	// tell the caller it exists.
+	for _, tc := range []struct {
+		name, path, query string
+		admin, dev        []string
+	}{
+		{"RelatedToHidden", "/v1/entities/search",
+			rules(`{"operator": "relatedTo", "blueprint": "service", "value": "auth-service"}`),
+			[]string{"auth-service-v4.0.0-production", "checkout-web", "identity", "inc-2025-0405", "payments-api", "user-profile"}, nil},
+		{"MatchAnyThroughHidden", "/v1/blueprints/incident/entities/search",
+			`{"query": ` + rules(`{"property": {"path": ["service", "depends_on"]}, "operator": "matchAny", "value": "user-profile"}`) + `}`,
+			[]string{"inc-2025-0405"}, nil},
+		{"RelationTitleOfHidden", "/v1/blueprints/incident/entities/search",
+			`{"query": ` + rules(`{"relation": "service", "targetProperty": "$title", "operator": "beginsWith", "value": "Auth"}`) + `}`,
+			[]string{"inc-2025-0405"}, nil},
+		{"RelationIdentifierIsOwnData", "/v1/blueprints/incident/entities/search",
+			`{"query": ` + rules(`{"relation": "service", "operator": "=", "value": "auth-service"}`) + `}`,
+			[]string{"inc-2025-0405"}, []string{"inc-2025-0405"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for who, want := range map[string][]string{"admin": tc.admin, "dev": tc.dev} {
+				got := sorted(identifiers(as(who, "POST", tc.path, tc.query).want(t, 200, "").list("entities")))
+				if len(got) != len(want) || (len(want) > 0 && !slices.Equal(got, want)) {
+					t.Errorf("%s: %v, want %v", who, got, want)
+				}
+			}
+		})
+	}
+
+	t.Run("RelationTitles", func(t *testing.T) {
+		title := func(who string) any {
+			r := as(who, "GET", "/v1/blueprints/incident/entities/inc-2025-0405?attach_title_to_relation=true", nil).want(t, 200, "")
+			return r.obj("entity")["relations"].(map[string]any)["service"].(map[string]any)["title"]
+		}
+		if got := title("admin"); got != "Auth Service" {
+			t.Errorf("admin sees title %v", got)
+		}
+		if got := title("dev"); got != nil {
+			t.Errorf("dev sees the hidden service's title %v", got)
+		}
+	})
+
+	t.Run("RelatedWalk", func(t *testing.T) {
+		walk := func(who string) []string {
+			r := as(who, "GET", "/v1/blueprints/service/entities/user-profile/related?direction=downstream&depth=3", nil).
+				want(t, 200, "")
+			return sorted(identifiers(r.list("entities")))
+		}
+		if got := walk("admin"); !slices.Contains(got, "inc-2025-0405") || !slices.Contains(got, "auth-service") {
+			t.Errorf("admin walk = %v", got)
+		}
+		// inc-2025-0405 is readable, but only reachable through the
+		// hidden auth-service.
+		if got := walk("dev"); len(got) != 0 {
+			t.Errorf("dev walk = %v, want nothing", got)
+		}
+	})
+
+	t.Run("ScorecardSummaryAndHistory", func(t *testing.T) {
+		entities := func(who string) float64 {
+			r := as(who, "GET", "/v1/blueprints/service/scorecards/production_readiness/summary", nil).want(t, 200, "")
+			return r.obj("summary")["entities"].(float64)
+		}
+		// The scorecard's filter scores 9 services; Kim reads one.
+		if a, d := entities("admin"), entities("dev"); a != 9 || d != 1 {
+			t.Errorf("summary entities: admin %v, dev %v; want 9 and 1", a, d)
+		}
+		as("dev", "GET", "/v1/blueprints/service/entities/auth-service/scorecards/production_readiness/history", nil).
+			want(t, 404, "not_found")
+		as("dev", "GET", "/v1/blueprints/service/entities/user-profile/scorecards/production_readiness/history", nil).
+			want(t, 200, "")
+	})
+
+	t.Run("CursorBoundToCaller", func(t *testing.T) {
+		r := as("admin", "POST", "/v1/blueprints/service/entities/search", `{"limit": 2}`).want(t, 200, "")
+		next, _ := r.Body["next"].(string)
+		if next == "" {
+			t.Fatal("no next cursor")
+		}
+		as("dev", "POST", "/v1/blueprints/service/entities/search", `{"limit": 2, "from": "`+next+`"}`).
+			want(t, 400, "invalid_cursor")
+		as("admin", "POST", "/v1/blueprints/service/entities/search", `{"limit": 2, "from": "`+next+`"}`).
+			want(t, 200, "")
+	})
+
+	t.Run("ReadOnlyAnswerNamesNoHiddenFile", func(t *testing.T) {
+		msg := func(who string) string {
+			r := as(who, "PATCH", "/v1/blueprints/service/entities/auth-service", `{}`).want(t, 405, "read_only")
+			return r.Body["message"].(string)
+		}
+		if m := msg("admin"); !strings.Contains(m, "entities/service/auth-service.yaml") {
+			t.Errorf("admin: %s", m)
+		}
+		if m := msg("dev"); strings.Contains(m, "auth-service.yaml") {
+			t.Errorf("dev learns the hidden entity's file: %s", m)
+		}
+	})
+
+	t.Run("DisabledAndUnknownUsers", func(t *testing.T) {
+		for _, who := range []string{"disabled", "stranger"} {
+			as(who, "GET", "/v1/blueprints/service/entities", nil).want(t, 403, "forbidden")
+			as(who, "POST", "/v1/entities/search", rules()).want(t, 403, "forbidden")
+		}
+	})
+}
+
+// TestRBAC_Pages: pages answer by their read permissions; any caller may
+// ask a page's permissions; the system pages are for Admins.
+func TestRBAC_Pages(t *testing.T) {
+	_, as := rbacServer(t)
+	pages := func(who string) []string {
+		return sorted(identifiers(as(who, "GET", "/v1/pages", nil).want(t, 200, "").list("pages")))
+	}
+	all := []string{"engineering_overview", "services", "team_dashboard"}
+	if got := pages("member"); !slices.Equal(got, all) {
+		t.Errorf("member pages = %v", got)
+	}
+	// Kim holds the developer role only: neither Admin nor Member.
+	if got := pages("dev"); len(got) != 0 {
+		t.Errorf("dev pages = %v, want none", got)
+	}
+	as("dev", "GET", "/v1/pages/services", nil).want(t, 404, "not_found")
+	p := as("member", "GET", "/v1/pages/services", nil).want(t, 200, "").obj("page")
+	if p["locked"] != false {
+		t.Errorf("locked = %v, want false", p["locked"])
+	}
+	for _, who := range []string{"dev", "member"} {
+		r := as(who, "GET", "/v1/pages/services/permissions", nil)
+		if r.Code != 200 {
+			t.Fatalf("%s: %d %s", who, r.Code, r.Raw)
+		}
+		if got, want := string(r.Raw), `{"read":{"roles":["Admin","Member"],"users":[],"teams":[]}}`+"\n"; got != want {
+			t.Errorf("%s: permissions = %s, want %s", who, got, want)
+		}
+	}
+	as("member", "GET", "/v1/pages/no-such/permissions", nil).want(t, 404, "not_found")
+}
