@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/pkg/api"
+	"github.com/berth-dev/berth/pkg/catalog"
 	"github.com/berth-dev/berth/pkg/gen"
 	"github.com/berth-dev/berth/pkg/index"
 	"golang.org/x/time/rate"
@@ -47,16 +48,50 @@ type benchWorld struct {
 	auth     string
 }
 
-func newBenchWorld(b *testing.B, withToken bool) *benchWorld {
+// benchCaller is who the benchmark's requests are from.
+type benchCaller int
+
+const (
+	anonymous benchCaller = iota
+	// member holds a token of a Member: every entity is readable, so the
+	// read policy adds no SQL.
+	member
+	// developer holds a token of a user with the seed's developer role
+	// only: it reads the entities of its team, a condition in every read.
+	developer
+)
+
+func newBenchWorld(b *testing.B, who benchCaller) *benchWorld {
 	b.Helper()
 	ctx := context.Background()
 	db := openDB(b)
-	snap, err := snapshotOf(loadGenerated(b, benchEntities()))
+	cat := loadGenerated(b, benchEntities())
+	// The token's user, in the generated catalog's first team, and the
+	// seed's developer role.
+	team := ""
+	for _, e := range cat.Entities {
+		if e.Blueprint == gen.TeamEntity {
+			team = e.Identifier
+			break
+		}
+	}
+	user := &catalog.Entity{Identifier: clientUser, Blueprint: catalog.UserBlueprint, Team: []string{team},
+		Properties: map[string]any{}}
+	if who == developer {
+		user.Properties["roles"] = []any{"developer"}
+		cat.Roles = append(cat.Roles, &catalog.Role{Identifier: "developer", Permissions: []catalog.RolePermission{{
+			Action: "read", Resource: "entity",
+			Condition: map[string]any{"property": "team", "operator": "=", "value": "{{ user.team }}"},
+		}}})
+	}
+	cat.Entities = append(cat.Entities, user)
+	snap, err := snapshotOf(cat)
 	if err != nil {
 		b.Fatal(err)
 	}
 	apply(b, db, 1, snap)
 	cfg := api.Config{RateLimit: rate.Inf}
+	withToken := who != anonymous
 	if withToken {
 		cfg.Clients = testClients(b)
 	}
@@ -156,9 +191,9 @@ var concurrency = []int{1, 32}
 // BenchmarkAPIGetEntity is GET /v1/blueprints/service/entities/{id} over
 // every service in turn, anonymous and with a token.
 func BenchmarkAPIGetEntity(b *testing.B) {
-	for _, withToken := range []bool{false, true} {
-		b.Run(map[bool]string{false: "Anonymous", true: "Token"}[withToken], func(b *testing.B) {
-			w := newBenchWorld(b, withToken)
+	for _, who := range []benchCaller{anonymous, member} {
+		b.Run(map[benchCaller]string{anonymous: "Anonymous", member: "Token"}[who], func(b *testing.B) {
+			w := newBenchWorld(b, who)
 			for _, conns := range concurrency {
 				b.Run(fmt.Sprintf("c%d", conns), func(b *testing.B) {
 					w.run(b, conns, func(i int) (string, string, []byte) {
@@ -172,8 +207,14 @@ func BenchmarkAPIGetEntity(b *testing.B) {
 
 // BenchmarkAPISearch is POST /v1/blueprints/{bp}/entities/search with
 // limit 200: two property rules, a relatedTo, and a 3-hop matchAny.
-func BenchmarkAPISearch(b *testing.B) {
-	w := newBenchWorld(b, false)
+func BenchmarkAPISearch(b *testing.B) { benchSearch(b, newBenchWorld(b, anonymous)) }
+
+// BenchmarkAPISearchRBAC is BenchmarkAPISearch as a developer who reads
+// only its team's entities: the read policy is part of each statement and
+// restricts every entity relatedTo and matchAny reach.
+func BenchmarkAPISearchRBAC(b *testing.B) { benchSearch(b, newBenchWorld(b, developer)) }
+
+func benchSearch(b *testing.B, w *benchWorld) {
 	cases := []struct {
 		name, bp string
 		query    func(i int) string
