@@ -1,0 +1,105 @@
+package api_test
+
+import (
+	"context"
+	"io/fs"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/berth-dev/berth/pkg/api"
+	"github.com/berth-dev/berth/pkg/gitsource"
+	"github.com/berth-dev/berth/pkg/index"
+	"github.com/berth-dev/berth/pkg/reconcile"
+	"github.com/berth-dev/berth/pkg/schema"
+)
+
+// reconciledExample commits catalog-example to a fresh repository and
+// reconciles it into a fresh index with a real reconciler.
+func reconciledExample(t *testing.T) (*index.DB, *reconcile.Reconciler, *prometheus.Registry) {
+	t.Helper()
+	ctx := context.Background()
+	files := map[string][]byte{}
+	root := filepath.Join("..", "..", "catalog-example")
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		files[filepath.ToSlash(rel)], err = os.ReadFile(p)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := filepath.Join(t.TempDir(), "catalog.git")
+	if _, err := gitsource.CommitFiles(ctx, remote, "main", files, "catalog", "Ada <ada@example.com>", epoch); err != nil {
+		t.Fatal(err)
+	}
+	repo, err := gitsource.Open(ctx, gitsource.Options{URL: "file://" + remote, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { repo.Close() })
+	db := openDB(t)
+	v, err := schema.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := reconcile.New(repo, db, v, reconcile.Options{Now: func() time.Time { return epoch }})
+	reg := prometheus.NewRegistry()
+	m, err := reconcile.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.SetMetrics(m)
+	if res, err := rec.Reconcile(ctx); err != nil || res.Status != index.StatusApplied {
+		t.Fatalf("reconcile: %+v, %v", res, err)
+	}
+	return db, rec, reg
+}
+
+// TestStatus_SystemPage: the reconciler's status is a system page, for
+// Admins only once the catalog says who they are; anonymous servers (on
+// loopback) show it to everyone.
+func TestStatus_SystemPage(t *testing.T) {
+	db, rec, reg := reconciledExample(t)
+	h, err := bcrypt.GenerateFromPassword([]byte(clientSecret), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients := []api.Client{{ID: "admin", SecretHash: string(h), User: "maria.chen@example.com"},
+		{ID: "member", SecretHash: string(h), User: "jonas.weber@example.com"}}
+	s, err := api.New(db, rec, api.Config{Addr: "127.0.0.1:0", Clients: clients, Gatherer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := func(id string) header {
+		r := do(t, s, "POST", "/v1/auth/access_token", map[string]string{"clientId": id, "clientSecret": clientSecret}, nil).
+			want(t, 200, "")
+		return bearer(r.Body["accessToken"].(string))
+	}
+	st := do(t, s, "GET", "/v1/status", nil, tok("admin")).want(t, 200, "")
+	if st.Body["lastAppliedRevision"] == nil {
+		t.Errorf("status without lastAppliedRevision: %s", st.Raw)
+	}
+	do(t, s, "GET", "/v1/status", nil, tok("member")).want(t, 403, "forbidden")
+	do(t, s, "GET", "/v1/status", nil, nil).want(t, 401, "unauthorized")
+
+	anon, err := api.New(db, rec, api.Config{Addr: "127.0.0.1:0", Gatherer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	do(t, anon, "GET", "/v1/status", nil, nil).want(t, 200, "")
+	rec2 := httptest.NewRecorder()
+	anon.ServeHTTP(rec2, httptest.NewRequest("GET", "/metrics", nil))
+	if rec2.Code != 200 || !strings.Contains(rec2.Body.String(), `berth_reconcile_total{status="applied"} 1`) {
+		t.Errorf("metrics: %d\n%s", rec2.Code, rec2.Body)
+	}
+}
