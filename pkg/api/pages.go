@@ -109,3 +109,27 @@ func decodePage(o index.Object) (*catalog.Page, json.RawMessage, error) {
 	out, err := object(o)
 	return &p, out, err
 }
+
+// blueprintPermissions is Port's GET /v1/blueprints/{bp}/permissions:
+// {ok, permissions: {entities: {read: {roles, users, teams, ownedByTeam,
+// policy?}}}}. A blueprint that sets none is read by Admins and Members,
+// and is answered so.
+func (s *Server) blueprintPermissions(w http.ResponseWriter, r *http.Request) {
+	s.read(w, r, nil, func(rd *reader) (any, error) {
+		bp, err := rd.blueprint(r.PathValue("bp"))
+		if err != nil {
+			return nil, err
+		}
+		read := map[string]any{"roles": []string{catalog.RoleAdmin, catalog.RoleMember}, "users": []string{},
+			"teams": []string{}, "ownedByTeam": false}
+		if p := bp.Permissions; p != nil && p.Entities != nil && p.Entities.Read != nil {
+			g := p.Entities.Read
+			eff := catalog.PermissionSet{Roles: g.Roles, Users: g.Users, Teams: g.Teams}.Lists()
+			read = map[string]any{"roles": eff.Roles, "users": eff.Users, "teams": eff.Teams, "ownedByTeam": g.OwnedByTeam}
+			if g.Policy != nil {
+				read["policy"] = g.Policy
+			}
+		}
+		return map[string]any{"ok": true, "permissions": map[string]any{"entities": map[string]any{"read": read}}}, nil
+	})
+}

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -105,7 +106,7 @@ func TestRBAC_Reads(t *testing.T) {
 		{"dev", "service", []string{"user-profile"}},
 		{"lead", "service", []string{"cart-service", "checkout-web", "fraud-detection", "ledger", "legacy-billing",
 			"payments-api", "pricing-engine"}},
-		{"dev", "domain", nil},
+		{"dev", "domain", []string{"commerce", "developer-platform", "identity"}},
 	} {
 		t.Run(tc.who+"/"+tc.blueprint, func(t *testing.T) {
 			got := list(tc.who, tc.blueprint)
@@ -278,4 +279,23 @@ func TestRBAC_Pages(t *testing.T) {
 		}
 	}
 	as("member", "GET", "/v1/pages/no-such/permissions", nil).want(t, 404, "not_found")
+}
+
+// TestRBAC_BlueprintPermissions is Port's GET /v1/blueprints/{bp}/permissions.
+func TestRBAC_BlueprintPermissions(t *testing.T) {
+	_, as := rbacServer(t)
+	for bp, want := range map[string]string{
+		"incident": `{"entities":{"read":{"ownedByTeam":true,"roles":["Admin"],"teams":[],"users":[]}}}`,
+		"service":  `{"entities":{"read":{"ownedByTeam":false,"roles":["Admin","Member"],"teams":[],"users":[]}}}`,
+	} {
+		r := as("dev", "GET", "/v1/blueprints/"+bp+"/permissions", nil).want(t, 200, "")
+		got, err := json.Marshal(r.Body["permissions"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != want {
+			t.Errorf("%s: %s, want %s", bp, got, want)
+		}
+	}
+	as("dev", "GET", "/v1/blueprints/nosuch/permissions", nil).want(t, 404, "not_found")
 }

@@ -178,6 +178,7 @@ func (s *Server) routes() {
 
 	m.HandleFunc("GET /v1/blueprints", s.blueprints)
 	m.HandleFunc("GET /v1/blueprints/{bp}", s.blueprint)
+	m.HandleFunc("GET /v1/blueprints/{bp}/permissions", s.blueprintPermissions)
 	m.HandleFunc("GET /v1/blueprints/{bp}/entities", s.listEntities)
 	m.HandleFunc("GET /v1/blueprints/{bp}/entities-count", s.countEntities)
 	m.HandleFunc("GET /v1/blueprints/{bp}/entities/{id}", s.entity)

@@ -29,6 +29,9 @@ type Catalog struct {
 	Actions    []*Action
 	Pages      []*Page
 	Roles      []*Role
+	// Permissions are the blueprint permissions documents of roles/; Build
+	// gives each blueprint its own (Blueprint.Permissions).
+	Permissions []*PermissionsDoc
 
 	entities map[EntityKey]*Entity
 	// dups are entity documents whose key another document took first,
@@ -86,7 +89,7 @@ func (c *Catalog) Build() Diagnostics {
 	var diags Diagnostics
 	c.Config = nil
 	c.Blueprints = builtinBlueprints()
-	c.Entities, c.Scorecards, c.Actions, c.Pages, c.Roles = nil, nil, nil, nil, nil
+	c.Entities, c.Scorecards, c.Actions, c.Pages, c.Roles, c.Permissions = nil, nil, nil, nil, nil, nil
 	c.entities = make(map[EntityKey]*Entity, len(c.entities))
 	c.dups = nil
 
@@ -145,6 +148,14 @@ func (c *Catalog) Build() Diagnostics {
 					c.Pages = append(c.Pages, &p)
 				}
 			case KindRole:
+				if _, perms := d.Value["blueprint"]; perms {
+					var p PermissionsDoc
+					if decode(d, &p, &diags) {
+						p.Doc = d
+						c.Permissions = append(c.Permissions, &p)
+					}
+					continue
+				}
 				var r Role
 				if decode(d, &r, &diags) {
 					r.Doc = d
@@ -153,6 +164,7 @@ func (c *Catalog) Build() Diagnostics {
 			}
 		}
 	}
+	c.applyPermissions()
 	return diags
 }
 
@@ -171,6 +183,9 @@ func (c *Catalog) addBlueprint(b *Blueprint) {
 	}
 	if _, dup := c.Blueprints[b.Identifier]; dup && c.Blueprints[b.Identifier].Doc != nil {
 		return // the duplicate is reported by Check; the first one wins
+	}
+	if b.Permissions != nil {
+		b.PermissionsDoc = b.Doc
 	}
 	c.Blueprints[b.Identifier] = b
 }

@@ -31,6 +31,7 @@ func (c *Catalog) Check() Diagnostics {
 	ck.actions()
 	ck.pages()
 	ck.config()
+	ck.diags = append(ck.diags, c.checkPermissions()...)
 	return ck.diags
 }
 

@@ -215,3 +215,40 @@ func TestLoad_Symlinks(t *testing.T) {
 		}
 	}
 }
+
+// TestBuild_PermissionsDoc: a roles/ document naming a blueprint sets that
+// blueprint's permissions (a built-in one's too, without touching the
+// built-in shared by other catalogs) and records where they come from.
+func TestBuild_PermissionsDoc(t *testing.T) {
+	fsys := fstest.MapFS{
+		"blueprints/service.yaml": {Data: []byte("identifier: service\nschema: {properties: {}}\n")},
+		"roles/perms.yaml": {Data: []byte("blueprint: service\nentities: {read: {roles: [Admin], ownedByTeam: true}}\n" +
+			"---\nblueprint: _user\nentities: {read: {roles: [Admin]}}\n")},
+	}
+	cat, err := catalog.Load(context.Background(), fsys, catalog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diags := append(cat.Build(), cat.Check()...); len(diags) > 0 {
+		t.Fatalf("diagnostics: %v", diags)
+	}
+	svc := cat.Blueprints["service"]
+	if svc.Permissions == nil || !svc.Permissions.Entities.Read.OwnedByTeam || svc.PermissionsDoc.File != "roles/perms.yaml" {
+		t.Errorf("service permissions = %+v from %v", svc.Permissions, svc.PermissionsDoc)
+	}
+	if len(cat.Roles) != 0 || len(cat.Permissions) != 2 {
+		t.Errorf("roles %d, permission documents %d; want 0 and 2", len(cat.Roles), len(cat.Permissions))
+	}
+	if u := cat.Blueprints[catalog.UserBlueprint]; u.Permissions == nil {
+		t.Error("_user has no permissions")
+	}
+	other := fstest.MapFS{"blueprints/service.yaml": fsys["blueprints/service.yaml"]}
+	cat2, err := catalog.Load(context.Background(), other, catalog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat2.Build()
+	if cat2.Blueprints[catalog.UserBlueprint].Permissions != nil {
+		t.Error("another catalog's built-in _user got the permissions")
+	}
+}

@@ -163,4 +163,6 @@ const (
 	CodeUnknownProperty = "unknown-property"
 	CodeCalculation     = "calculation"
 	CodeDecode          = "decode"
+	// CodeDuplicatePermissions: a blueprint's permissions set in two places.
+	CodeDuplicatePermissions = "duplicate-permissions"
 )

@@ -22,8 +22,12 @@ type Blueprint struct {
 	CalculationProperties map[string]CalculationProperty `json:"calculationProperties,omitempty"`
 	AggregationProperties map[string]AggregationProperty `json:"aggregationProperties,omitempty"`
 	ChangelogDestination  map[string]any                 `json:"changelogDestination,omitempty"`
-	// Permissions is berth's catalog RBAC for this blueprint's entities.
+	// Permissions is berth's catalog RBAC for this blueprint's entities,
+	// from the blueprint file or a permissions document under roles/.
 	Permissions *BlueprintPermissions `json:"permissions,omitempty"`
+	// PermissionsDoc is the document that sets Permissions: the
+	// blueprint's own, or a roles/ document; nil when none does.
+	PermissionsDoc *Document `json:"-"`
 
 	// Doc is the document the blueprint was read from; nil for built-ins.
 	Doc *Document `json:"-"`
@@ -336,6 +340,16 @@ type PermissionSet struct {
 	Roles []string `json:"roles"`
 	Users []string `json:"users"`
 	Teams []string `json:"teams"`
+}
+
+// PermissionsDoc is a blueprint's permissions written under roles/ apart
+// from the blueprint file: Port's /v1/blueprints/{id}/permissions body with
+// the blueprint named, {blueprint, entities: {read: ...}}.
+type PermissionsDoc struct {
+	Blueprint string             `json:"blueprint"`
+	Entities  *EntityPermissions `json:"entities"`
+
+	Doc *Document `json:"-"`
 }
 
 // Role is an RBAC role with permissions, as the seed writes them.

@@ -36,8 +36,13 @@ func (p *Page) ReadPermissions() PermissionSet {
 	if p.Permissions == nil || p.Permissions.Read == nil {
 		return DefaultPageRead()
 	}
-	r := p.Permissions.Read
-	return PermissionSet{Roles: nonNil(r.Roles), Users: nonNil(r.Users), Teams: nonNil(r.Teams)}
+	return p.Permissions.Read.Lists()
+}
+
+// Lists returns a copy of the set whose lists are never nil, so that they
+// encode as [] rather than null.
+func (s PermissionSet) Lists() PermissionSet {
+	return PermissionSet{Roles: nonNil(s.Roles), Users: nonNil(s.Users), Teams: nonNil(s.Teams)}
 }
 
 func nonNil(s []string) []string {
