@@ -30,6 +30,7 @@ func (c *Catalog) Check() Diagnostics {
 	ck.scorecards()
 	ck.actions()
 	ck.pages()
+	ck.systemPages()
 	ck.config()
 	return ck.diags
 }
