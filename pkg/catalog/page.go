@@ -41,8 +41,5 @@ func (p *Page) ReadPermissions() PermissionSet {
 }
 
 func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return append([]string(nil), s...)
+	return append([]string{}, s...)
 }
