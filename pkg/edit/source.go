@@ -409,6 +409,9 @@ type region struct {
 	indent int
 	insert bool
 	node   func() *yaml.Node
+	// comment and gap are a one-line region's line comment and the blanks
+	// before it, which the encoder would shrink to one space.
+	comment, gap string
 }
 
 // entryRegion covers the entry of m whose value is at vi: from its key to
@@ -419,7 +422,7 @@ func (s *source) entryRegion(m *yaml.Node, vi int, old *yaml.Node) region {
 	if !ok || m.Style&yaml.FlowStyle != 0 || !s.clean(k.Line, k.Column) || last < k.Line {
 		return region{}
 	}
-	return region{
+	r := region{
 		ok: true, start: s.offset(k.Line, k.Column), end: s.lineEnd(last), indent: k.Column - 1,
 		node: func() *yaml.Node {
 			kc := *k
@@ -427,6 +430,17 @@ func (s *source) entryRegion(m *yaml.Node, vi int, old *yaml.Node) region {
 			return &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{&kc, trimFoot(m.Content[vi])}}
 		},
 	}
+	if last == k.Line {
+		for _, c := range []string{old.LineComment, k.LineComment} {
+			line := strings.TrimRight(s.lineText(last), " \t\r")
+			if c != "" && strings.HasSuffix(line, c) {
+				rest := line[:len(line)-len(c)]
+				r.comment, r.gap = c, rest[len(strings.TrimRight(rest, " \t")):]
+				break
+			}
+		}
+	}
+	return r
 }
 
 // nodeRegion covers n alone, from its first character to its last line;
@@ -560,7 +574,11 @@ func (s *source) splice(r region) ([]byte, error) {
 	if err := enc.Close(); err != nil {
 		return nil, err
 	}
-	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	text := strings.TrimSuffix(b.String(), "\n")
+	if r.comment != "" && r.gap != "" && !strings.Contains(text, "\n") && strings.HasSuffix(text, " "+r.comment) {
+		text = text[:len(text)-len(r.comment)-1] + r.gap + r.comment
+	}
+	lines := strings.Split(text, "\n")
 	pad := strings.Repeat(" ", r.indent)
 	for i, l := range lines {
 		if (i > 0 || r.insert) && l != "" {
@@ -571,7 +589,7 @@ func (s *source) splice(r region) ([]byte, error) {
 	if s.crlf {
 		nl = "\r\n"
 	}
-	text := strings.Join(lines, nl)
+	text = strings.Join(lines, nl)
 	if r.insert {
 		text = nl + text
 	}
