@@ -71,9 +71,6 @@ func Open(ctx context.Context, fsys fs.FS, v *schema.Validator) (*Editor, error)
 	return &Editor{fsys: fsys, v: v, cat: cat}, nil
 }
 
-// Catalog returns the catalog as read by Open.
-func (e *Editor) Catalog() *catalog.Catalog { return e.cat }
-
 // Pages reads only the pages of the catalog in fsys (and berth.yaml, whose
 // limits apply), parsed and decoded without CUE: enough to list pages and
 // tell their permissions, and fast on large catalogs. The diagnostics are

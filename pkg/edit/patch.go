@@ -227,7 +227,7 @@ func (s *source) patchSet(name string, l Lists, before catalog.PermissionSet) er
 		return err
 	}
 	if perm == nil {
-		_, err := s.set(nil, "permissions", lastEntry, func(*yaml.Node) *yaml.Node {
+		err := s.set(nil, "permissions", lastEntry, func(*yaml.Node) *yaml.Node {
 			return mapping(name, setNode(full))
 		})
 		return err
@@ -237,7 +237,7 @@ func (s *source) patchSet(name string, l Lists, before catalog.PermissionSet) er
 		return err
 	}
 	if set == nil {
-		_, err := s.set([]string{"permissions"}, name, lastEntry, func(*yaml.Node) *yaml.Node { return setNode(full) })
+		err := s.set([]string{"permissions"}, name, lastEntry, func(*yaml.Node) *yaml.Node { return setNode(full) })
 		return err
 	}
 	if set.Kind != yaml.MappingNode {
@@ -248,7 +248,7 @@ func (s *source) patchSet(name string, l Lists, before catalog.PermissionSet) er
 		if !named || slices.Equal(items, *list(&before, k)) && value(set, k) == nil {
 			continue
 		}
-		if _, err := s.set([]string{"permissions", name}, k, lastEntry, func(old *yaml.Node) *yaml.Node {
+		if err := s.set([]string{"permissions", name}, k, lastEntry, func(old *yaml.Node) *yaml.Node {
 			return listNode(old, items)
 		}); err != nil {
 			return err
@@ -269,7 +269,7 @@ func (e *Editor) SetLocked(ctx context.Context, id string, locked bool) (*Edit, 
 		if p.Locked == locked {
 			return nil
 		}
-		_, err := s.set(nil, "locked", headerEnd, func(*yaml.Node) *yaml.Node {
+		err := s.set(nil, "locked", headerEnd, func(*yaml.Node) *yaml.Node {
 			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: fmt.Sprint(locked)}
 		})
 		return err

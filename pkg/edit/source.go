@@ -283,15 +283,16 @@ func value(m *yaml.Node, key string) *yaml.Node {
 
 // set makes key, in the mapping at keys below the page, hold what build
 // returns from its current value (nil when absent). A new key goes after
-// the entry whose index at returns. It reports whether the file changed.
-func (s *source) set(keys []string, key string, at func(m *yaml.Node) int, build func(old *yaml.Node) *yaml.Node) (bool, error) {
+// the entry whose index at returns. A value equal to the old one changes
+// nothing.
+func (s *source) set(keys []string, key string, at func(m *yaml.Node) int, build func(old *yaml.Node) *yaml.Node) error {
 	ch, err := s.chain(keys)
 	if err != nil {
-		return false, err
+		return err
 	}
 	m := ch[len(ch)-1].child()
 	if m.Kind != yaml.MappingNode {
-		return false, fmt.Errorf("%w: %s:%d: page %q: %s is not an object", ErrLayout, s.path, m.Line, s.page, strings.Join(keys, "."))
+		return fmt.Errorf("%w: %s:%d: page %q: %s is not an object", ErrLayout, s.path, m.Line, s.page, strings.Join(keys, "."))
 	}
 	vi := valueIndex(m, key)
 	var old *yaml.Node
@@ -300,14 +301,14 @@ func (s *source) set(keys []string, key string, at func(m *yaml.Node) int, build
 		sp := s.span[old]
 		for _, n := range s.order[sp[0]:sp[1]] {
 			if s.aliased[n] {
-				return false, fmt.Errorf("%w: %s:%d: page %q: %s carries the anchor &%s that other objects use; edit it by hand",
+				return fmt.Errorf("%w: %s:%d: page %q: %s carries the anchor &%s that other objects use; edit it by hand",
 					ErrLayout, s.path, n.Line, s.page, strings.Join(append(slices.Clip(keys), key), "."), n.Anchor)
 			}
 		}
 	}
 	nv := build(old)
 	if old != nil && equalNodes(old, nv) {
-		return false, nil
+		return nil
 	}
 
 	// Regions are measured on the tree as parsed, before it changes.
@@ -362,9 +363,9 @@ func (s *source) set(keys []string, key string, at func(m *yaml.Node) int, build
 		}
 		out, err := writeJSON(s.data, s.docs, s.verbatimJSON(dirty))
 		if err != nil {
-			return false, fmt.Errorf("%s: %w", s.path, err)
+			return fmt.Errorf("%s: %w", s.path, err)
 		}
-		return true, s.accept(out)
+		return s.accept(out)
 	}
 	for _, r := range regions {
 		if !r.ok {
@@ -375,10 +376,10 @@ func (s *source) set(keys []string, key string, at func(m *yaml.Node) int, build
 			continue
 		}
 		if err := s.accept(out); err == nil {
-			return true, nil
+			return nil
 		}
 	}
-	return false, fmt.Errorf("%w: %s: cannot rewrite page %q's %s without changing the rest of the file; edit it by hand",
+	return fmt.Errorf("%w: %s: cannot rewrite page %q's %s without changing the rest of the file; edit it by hand",
 		ErrLayout, s.path, s.page, strings.Join(append(slices.Clip(keys), key), "."))
 }
 
