@@ -86,10 +86,7 @@ reported on stderr and the exit status is 1.
   berth pages list -o json . | jq -r '.[] | select(.permissions.read.roles | index("Member") | not) | .identifier'`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			if err := checkOutput(output, outputText, outputJSON); err != nil {
-				return err
-			}
-			dir, err := catalogDir(argv)
+			dir, err := catalogDir(output, argv)
 			if err != nil {
 				return err
 			}
@@ -167,10 +164,7 @@ patch, page or directory.`,
   berth pages permissions services --patch '{"read": {"users": ["ann@example.com"], "teams": ["platform"]}}' --dry-run`,
 		Args: args(cobra.RangeArgs(1, 2)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			if err := checkOutput(output, outputText, outputJSON); err != nil {
-				return err
-			}
-			dir, err := catalogDir(argv[1:])
+			dir, err := catalogDir(output, argv[1:])
 			if err != nil {
 				return err
 			}
@@ -261,10 +255,7 @@ other objects. A page already %s is left alone. --dry-run prints the diff instea
   berth pages %[1]s team_dashboard --dry-run`, verb),
 		Args: args(cobra.RangeArgs(1, 2)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			if err := checkOutput(output, outputText, outputJSON); err != nil {
-				return err
-			}
-			dir, err := catalogDir(argv[1:])
+			dir, err := catalogDir(output, argv[1:])
 			if err != nil {
 				return err
 			}
@@ -376,9 +367,12 @@ func pageError(err error) error {
 	return err
 }
 
-// catalogDir returns the DIR argument, "." by default, checking it is a
-// directory.
-func catalogDir(argv []string) (string, error) {
+// catalogDir checks the --output format and returns the DIR argument, "."
+// by default, checking it is a directory.
+func catalogDir(output string, argv []string) (string, error) {
+	if err := checkOutput(output, outputText, outputJSON); err != nil {
+		return "", err
+	}
 	dir := "."
 	if len(argv) > 0 {
 		dir = argv[0]

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -64,7 +65,7 @@ func ParsePatch(body []byte) (Patch, error) {
 		return bad(`want an object such as {"read": {"roles": ["Admin"]}}, got %s`, describe(v))
 	}
 	var p Patch
-	for _, k := range sortedKeys(top) {
+	for _, k := range slices.Sorted(maps.Keys(top)) {
 		if !slices.Contains(setNames, k) {
 			if k == "locked" {
 				return bad(`unknown key "locked": lock a page with berth pages lock or unlock`)
@@ -76,7 +77,7 @@ func ParsePatch(body []byte) (Patch, error) {
 			return bad(`%s: want an object such as {"roles": ["Admin"]}, got %s`, k, describe(top[k]))
 		}
 		lists := Lists{}
-		for _, l := range sortedKeys(sets) {
+		for _, l := range slices.Sorted(maps.Keys(sets)) {
 			if !slices.Contains(listNames, l) {
 				return bad("%s: unknown key %q: want roles, users or teams", k, l)
 			}
@@ -123,19 +124,8 @@ func describe(v any) string {
 		return fmt.Sprintf("the string %q", v)
 	case json.Number:
 		return "the number " + v.String()
-	case bool:
-		return fmt.Sprintf("%v", v)
 	}
 	return fmt.Sprintf("%v", v)
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // Effective returns a page's permission set "read" or "update" as berth
