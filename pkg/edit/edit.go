@@ -44,6 +44,7 @@ type InvalidError struct {
 	Diagnostics catalog.Diagnostics
 }
 
+// Error names the file and how many errors the edit would leave.
 func (e *InvalidError) Error() string {
 	return fmt.Sprintf("%s: %v (%d errors; nothing written)", e.File, ErrInvalid, len(e.Diagnostics))
 }
