@@ -30,6 +30,7 @@ FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./pkg/catalog -run '^$$' -fuzz FuzzParseFile -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/query -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/edit -run '^$$' -fuzz FuzzPatchPermissions -fuzztime $(FUZZTIME)
 
 tidy-check:
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum

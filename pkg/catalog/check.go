@@ -30,6 +30,7 @@ func (c *Catalog) Check() Diagnostics {
 	ck.scorecards()
 	ck.actions()
 	ck.pages()
+	ck.systemPages()
 	ck.config()
 	ck.diags = append(ck.diags, c.checkPermissions()...)
 	return ck.diags

@@ -1,6 +1,9 @@
 package catalog
 
-import "io/fs"
+import (
+	"io/fs"
+	"strings"
+)
 
 // ReadFile reads and parses the single catalog file at path p of fsys, as
 // Load does for each file: the same size limit, symlink containment and
@@ -27,4 +30,15 @@ func (c *Catalog) EffectiveLimits(base Limits) Limits {
 		return mergeLimits(base, c.Config.Limits)
 	}
 	return base
+}
+
+// YAMLText returns the text ParseFile hands to yaml.v3 for a file's data:
+// a JSON file's \/ escapes, which YAML lacks, become /. Positions in the
+// file's Documents are positions in this text, so a tool that edits the file
+// through yaml.v3 nodes reads it the same way.
+func YAMLText(file string, data []byte) []byte {
+	if strings.HasSuffix(file, ".json") {
+		return unescapeJSONSolidus(data)
+	}
+	return data
 }
