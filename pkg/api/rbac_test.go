@@ -299,3 +299,26 @@ func TestRBAC_BlueprintPermissions(t *testing.T) {
 	}
 	as("dev", "GET", "/v1/blueprints/nosuch/permissions", nil).want(t, 404, "not_found")
 }
+
+// TestRBAC_PagePatch: Port's PATCH of a page's permissions or lock is
+// answered 405 with the berth command that makes the change for a pull
+// request.
+func TestRBAC_PagePatch(t *testing.T) {
+	_, as := rbacServer(t)
+	for _, tc := range []struct{ path, body, want string }{
+		{"/v1/pages/services/permissions", `{"read": {"roles": ["Admin"]}}`,
+			`berth pages permissions services --patch '{"read":{"roles":["Admin"]}}'`},
+		{"/v1/pages/services", `{"locked": true}`, "berth pages lock services"},
+		{"/v1/pages/services", `{"locked": false}`, "berth pages unlock services"},
+	} {
+		r := as("admin", "PATCH", tc.path, tc.body).want(t, 405, "read_only")
+		if msg := r.Body["message"].(string); !strings.Contains(msg, tc.want) {
+			t.Errorf("PATCH %s %s: %s\nwant it to name %s", tc.path, tc.body, msg, tc.want)
+		}
+	}
+	// Another change of a page names its file.
+	r := as("admin", "PATCH", "/v1/pages/services", `{"title": "x"}`).want(t, 405, "read_only")
+	if msg := r.Body["message"].(string); !strings.Contains(msg, "pages/services.yaml") {
+		t.Errorf("PATCH title: %s", msg)
+	}
+}

@@ -3,9 +3,11 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
+	"github.com/berth-dev/berth/pkg/edit"
 	"github.com/berth-dev/berth/pkg/index"
 )
 
@@ -28,9 +30,40 @@ func (s *Server) readOnlyMessage(r *http.Request) string {
 	if repo == "" {
 		repo = "the catalog's Git repository"
 	}
+	if cmd := pageCommand(r); cmd != "" {
+		return fmt.Sprintf("berth serves the catalog read-only from Git: in a checkout of %s run\n  %s\n"+
+			"then commit the change and open a pull request (an Admin must author it); berth applies it once merged",
+			repo, cmd)
+	}
 	where := s.fileFor(r)
 	return fmt.Sprintf("berth serves the catalog read-only from Git: %s in %s and open a pull request; "+
 		"berth applies it once merged", where, repo)
+}
+
+// pageCommand returns the berth command that makes, as a change for a pull
+// request, what a PATCH of a page's permissions or lock asks for; "" for
+// any other request.
+func pageCommand(r *http.Request) string {
+	if r.Method != http.MethodPatch && r.Method != http.MethodPut {
+		return ""
+	}
+	seg := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/v1/"), "/"), "/")
+	if len(seg) < 2 || seg[0] != "pages" || seg[1] == "" {
+		return ""
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return ""
+	}
+	switch {
+	case len(seg) == 3 && seg[2] == "permissions":
+		return edit.PatchCommand(seg[1], body)
+	case len(seg) == 2:
+		if cmd, ok := edit.PageCommand(seg[1], body); ok {
+			return cmd
+		}
+	}
+	return ""
 }
 
 func (s *Server) fileFor(r *http.Request) string {
