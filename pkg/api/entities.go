@@ -133,15 +133,21 @@ func (rd *reader) findEntity(bp, id string) (index.Entity, error) {
 // restricted to the entities the caller may read: both the entities it
 // matches and those its rules reach (relatedTo, matchAny, relation titles).
 func (rd *reader) compile(raw []byte) (string, []any, error) {
+	return rd.compileRaw(raw, false)
+}
+
+// compileRaw is compile; correlated compiles for a page of entities
+// walked in index order (query.CompileOptions.Correlated).
+func (rd *reader) compileRaw(raw []byte, correlated bool) (string, []any, error) {
 	q, err := query.ParseJSON(raw, query.WithLimits(rd.s.cfg.QueryLimits))
 	if err != nil {
 		return "", nil, errorf(kindInvalidQuery, "%v", err)
 	}
-	return rd.compileQuery(q)
+	return rd.compileQuery(q, correlated)
 }
 
-// compileQuery binds and compiles a parsed query as compile does.
-func (rd *reader) compileQuery(q *query.Query) (string, []any, error) {
+// compileQuery binds and compiles a parsed query as compileRaw does.
+func (rd *reader) compileQuery(q *query.Query, correlated bool) (string, []any, error) {
 	var err error
 	if q.Unbound() {
 		if q, err = q.Bind(rd.who.qc); err != nil {
@@ -149,7 +155,7 @@ func (rd *reader) compileQuery(q *query.Query) (string, []any, error) {
 		}
 	}
 	where, args, err := query.Compile(q, query.CompileOptions{Now: rd.s.cfg.Now(), Blueprints: rd.meta.blueprints,
-		Visible: rd.who.vis})
+		Visible: rd.who.vis, Correlated: correlated})
 	if err != nil {
 		return "", nil, errorf(kindInvalidQuery, "%v", err)
 	}
@@ -267,7 +273,9 @@ func (s *Server) searchBlueprint(w http.ResponseWriter, r *http.Request) {
 		qw, qargs := rd.who.and("", nil)
 		if len(bytes.TrimSpace(body.Query)) > 0 && !bytes.Equal(bytes.TrimSpace(body.Query), []byte("null")) {
 			var err error
-			if qw, qargs, err = rd.compile(body.Query); err != nil {
+			// A page walks the blueprint's entities in identifier order
+			// and stops at limit: probe each rule per entity.
+			if qw, qargs, err = rd.compileRaw(body.Query, true); err != nil {
 				return nil, err
 			}
 		}

@@ -27,6 +27,13 @@ type CompileOptions struct {
 	// cannot probe the existence or title of an entity the caller may not
 	// read. Visible itself is compiled without restriction.
 	Visible *Query
+	// Correlated compiles rules on multi-valued sources (properties,
+	// teams, scorecards) as EXISTS probes by the entity's primary key
+	// instead of IN over every matching row. It suits a statement that
+	// walks entities in index order and stops at a LIMIT (a page of a
+	// blueprint search): its cost follows the entities scanned, not the
+	// rows each rule matches in the whole catalog. Results are the same.
+	Correlated bool
 }
 
 // Compile translates a bound query into a WHERE fragment over the index
@@ -297,7 +304,7 @@ func (c *compiler) comparison(r *Rule) (string, error) {
 			// Text sources: NULL (a title-less target) is no item.
 			pred = src.str + " IS NOT NULL AND " + pred
 		}
-		if src.correlated {
+		if src.correlated || c.opts.Correlated {
 			sql = fmt.Sprintf("EXISTS (SELECT 1 FROM %s WHERE %s = %s.id AND %s AND %s)", src.from, src.idCol, e, link, pred)
 		} else {
 			sql = fmt.Sprintf("%s.id IN (SELECT %s FROM %s WHERE %s AND %s)", e, src.idCol, src.from, link, pred)

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -362,7 +363,18 @@ func (w *world) search(tb testing.TB, q *query.Query) map[string]bool {
 // CompileOptions.Visible, the entities q's rules reach.
 func (w *world) searchVisible(tb testing.TB, q, vis *query.Query) map[string]bool {
 	tb.Helper()
-	where, args, err := query.Compile(q, query.CompileOptions{Now: testNow, Blueprints: w.cat.Blueprints, Visible: vis})
+	out := w.searchWith(tb, q, vis, false)
+	// The correlated form (blueprint search pages) must select the same.
+	if corr := w.searchWith(tb, q, vis, true); !maps.Equal(out, corr) {
+		tb.Fatalf("correlated compile selects %v, plain %v", keys(corr), keys(out))
+	}
+	return out
+}
+
+func (w *world) searchWith(tb testing.TB, q, vis *query.Query, correlated bool) map[string]bool {
+	tb.Helper()
+	where, args, err := query.Compile(q, query.CompileOptions{Now: testNow, Blueprints: w.cat.Blueprints, Visible: vis,
+		Correlated: correlated})
 	if err != nil {
 		tb.Fatalf("compile: %v", err)
 	}
