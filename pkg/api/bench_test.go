@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/pkg/api"
+	"github.com/berth-dev/berth/pkg/catalog"
 	"github.com/berth-dev/berth/pkg/gen"
 	"github.com/berth-dev/berth/pkg/index"
 	"golang.org/x/time/rate"
@@ -48,15 +49,38 @@ type benchWorld struct {
 }
 
 func newBenchWorld(b *testing.B, withToken bool) *benchWorld {
+	return newBenchWorldWith(b, withToken, api.Config{}, nil)
+}
+
+// newBenchWorldWith is newBenchWorld with a configuration (its rate limit
+// and clients are set here) and a change to the generated catalog. With a
+// token, the client acts as clientUser, a Member of the first team (a
+// _user entity the change may edit: edit runs after it is added).
+func newBenchWorldWith(b *testing.B, withToken bool, cfg api.Config, edit func(*catalog.Catalog)) *benchWorld {
 	b.Helper()
 	ctx := context.Background()
 	db := openDB(b)
-	snap, err := snapshotOf(loadGenerated(b, benchEntities()))
+	cat := loadGenerated(b, benchEntities())
+	if withToken {
+		var team []string
+		for _, e := range cat.Entities {
+			if e.Blueprint == catalog.TeamBlueprint {
+				team = []string{e.Identifier}
+				break
+			}
+		}
+		cat.Entities = append(cat.Entities, &catalog.Entity{Identifier: clientUser, Blueprint: catalog.UserBlueprint,
+			Team: team, Properties: map[string]any{"port_role": catalog.RoleMember, "status": "Active"}})
+	}
+	if edit != nil {
+		edit(cat)
+	}
+	snap, err := snapshotOf(cat)
 	if err != nil {
 		b.Fatal(err)
 	}
 	apply(b, db, 1, snap)
-	cfg := api.Config{RateLimit: rate.Inf}
+	cfg.RateLimit = rate.Inf
 	if withToken {
 		cfg.Clients = testClients(b)
 	}
@@ -200,5 +224,53 @@ func BenchmarkAPISearch(b *testing.B) {
 				})
 			})
 		}
+	}
+}
+
+// BenchmarkAPIWidgets is GET /v1/pages/bench/widgets/{widget}/data for a
+// widget of each kind over the generated catalog, for an anonymous caller
+// (every entity) and for a developer whose role reads one team's entities
+// (the policy compiled into the same SQL), from one connection.
+func BenchmarkAPIWidgets(b *testing.B) {
+	services := map[string]any{"combinator": "and", "rules": []any{
+		map[string]any{"property": "$blueprint", "operator": "=", "value": gen.Service}}}
+	widgets := []map[string]any{
+		{"id": "count", "type": "number", "dataset": services},
+		{"id": "average", "type": "number", "dataset": services, "calculation": "average", "property": "test_coverage"},
+		{"id": "median", "type": "number", "dataset": services, "calculation": "median", "property": "test_coverage"},
+		{"id": "level", "type": "number", "dataset": services, "calculation": "average",
+			"property": "$scorecard.production_readiness.level"},
+		{"id": "pie_property", "type": "pie-chart", "dataset": services, "property": "lifecycle"},
+		{"id": "pie_team", "type": "pie-chart", "dataset": services, "property": "team"},
+		{"id": "pie_relation", "type": "pie-chart", "dataset": services, "property": "domain"},
+		{"id": "table", "type": "table", "dataset": services, "columns": []any{"title", "lifecycle", "test_coverage", "domain"}},
+		{"id": "line", "type": "line-chart", "blueprint": gen.Deployment, "property": "deployed_at", "timeframe": "last90days"},
+	}
+	page := &catalog.Page{Identifier: "bench", Type: "dashboard", Title: "Bench", Widgets: widgets}
+	// The generated deployments are dated through 2025-06; a fixed clock
+	// keeps the line chart's 90 days full.
+	cfg := api.Config{Now: func() time.Time { return time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC) }}
+	for _, caller := range []string{"Anonymous", "Developer"} {
+		b.Run(caller, func(b *testing.B) {
+			w := newBenchWorldWith(b, caller == "Developer", cfg, func(cat *catalog.Catalog) {
+				cat.Pages = append(cat.Pages, page)
+				cat.Roles = append(cat.Roles, &catalog.Role{Identifier: "developer", Permissions: []catalog.RolePermission{{
+					Action: "read", Resource: "entity",
+					Condition: map[string]any{"property": "$team", "operator": "=", "value": "{{ user.team }}"}}}})
+				page.Permissions = &catalog.PagePermissions{Read: &catalog.PermissionSet{Roles: []string{"developer"}}}
+				for _, e := range cat.Entities {
+					if e.Blueprint == catalog.UserBlueprint && e.Identifier == clientUser {
+						e.Properties["port_role"] = "developer"
+					}
+				}
+			})
+			for _, wd := range widgets {
+				b.Run(wd["id"].(string), func(b *testing.B) {
+					w.run(b, 1, func(int) (string, string, []byte) {
+						return "GET", "/v1/pages/bench/widgets/" + wd["id"].(string) + "/data?limit=50", nil
+					})
+				})
+			}
+		})
 	}
 }
