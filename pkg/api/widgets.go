@@ -417,8 +417,9 @@ func (rd *reader) numberData(wd *widget, where string, args []any, out map[strin
 	if err != nil {
 		return err
 	}
+	// The sum of nothing is 0; nothing has no average, least or median.
 	out["property"], out["count"], out["value"] = prop, n, nil
-	if n > 0 {
+	if n > 0 || fn == index.Sum {
 		out["value"] = v
 	}
 	if sm != nil {

@@ -31,7 +31,8 @@ var (
 	bruteNumbers = []struct{ bp, prop string }{
 		{"service", "test_coverage"}, {"service", "cost_per_month"}, {"service", "critical_vulnerabilities"},
 		{"service", "$scorecard.production_readiness.level"}, {"microservice", "cpu_usage"},
-		{"microservice", "memory_usage"}, {"deployment", "duration_seconds"},
+		{"microservice", "memory_usage"}, {"deployment", "duration_seconds"}, {"team", "headcount"},
+		{"domain", "headcount"}, // no domain has one: nothing to aggregate
 	}
 	bruteFuncs = []string{"sum", "average", "min", "max", "median"}
 	brutePies  = []struct{ bp, prop string }{
