@@ -26,7 +26,8 @@ const (
 	// FieldProperty is a property's values (entity_values): stored or
 	// computed; an array has one value per item.
 	FieldProperty FieldKind = iota
-	// FieldColumn is a column of entities: one of Columns.
+	// FieldColumn is a column of entities: blueprint, identifier, title,
+	// icon, created_at, updated_at, created_by or updated_by.
 	FieldColumn
 	// FieldTeam is the entity's teams ($team): an entity may have several.
 	FieldTeam
@@ -36,8 +37,8 @@ const (
 	FieldScorecard
 )
 
-// Columns are the entities columns a FieldColumn may name.
-var Columns = map[string]bool{
+// columns are the entities columns a FieldColumn may name.
+var columns = map[string]bool{
 	"blueprint": true, "identifier": true, "title": true, "icon": true,
 	"created_at": true, "updated_at": true, "created_by": true, "updated_by": true,
 }
@@ -69,7 +70,7 @@ type GroupCount struct {
 // in no particular order. An entity with several values (an array, several
 // teams, a many relation) counts once in each of its values' groups; the
 // entities with no value form one group whose Value is nil, present only
-// when not empty. It fails on a FieldColumn outside Columns.
+// when not empty. It fails on an unknown FieldColumn.
 func GroupCountsTx(ctx context.Context, tx *sql.Tx, where string, args []any, f Field) ([]GroupCount, error) {
 	if where == "" {
 		where = "1"
@@ -84,7 +85,7 @@ func GroupCountsTx(ctx context.Context, tx *sql.Tx, where string, args []any, f 
 		group, none = "wv.typ, wv.str, wv.num", "SELECT 1 FROM entity_values wv WHERE wv.entity_id = e.id AND wv.key = ?"
 		extra = []any{f.Name}
 	case FieldColumn:
-		if !Columns[f.Name] {
+		if !columns[f.Name] {
 			return nil, fmt.Errorf("count groups: unknown column %q", f.Name)
 		}
 		sel, cond, group = "'s', NULLIF(e."+f.Name+", ''), NULL, count(*), 0, ''", "1", "NULLIF(e."+f.Name+", '')"
