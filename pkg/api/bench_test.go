@@ -48,50 +48,39 @@ type benchWorld struct {
 	auth     string
 }
 
-// benchCaller is who the benchmark's requests are from.
-type benchCaller int
+func newBenchWorld(b *testing.B, withToken bool) *benchWorld {
+	return newBenchWorldWith(b, withToken, api.Config{}, nil)
+}
 
-const (
-	anonymous benchCaller = iota
-	// member holds a token of a Member: every entity is readable, so the
-	// read policy adds no SQL.
-	member
-	// developer holds a token of a user with the seed's developer role
-	// only: it reads the entities of its team, a condition in every read.
-	developer
-)
-
-func newBenchWorld(b *testing.B, who benchCaller) *benchWorld {
+// newBenchWorldWith is newBenchWorld with a configuration (its rate limit
+// and clients are set here) and a change to the generated catalog. With a
+// token, the client acts as clientUser, a Member of the first team (a
+// _user entity the change may edit: edit runs after it is added).
+func newBenchWorldWith(b *testing.B, withToken bool, cfg api.Config, edit func(*catalog.Catalog)) *benchWorld {
 	b.Helper()
 	ctx := context.Background()
 	db := openDB(b)
 	cat := loadGenerated(b, benchEntities())
-	// The token's user, in the generated catalog's first team, and the
-	// seed's developer role.
-	team := ""
-	for _, e := range cat.Entities {
-		if e.Blueprint == gen.TeamEntity {
-			team = e.Identifier
-			break
+	if withToken {
+		var team []string
+		for _, e := range cat.Entities {
+			if e.Blueprint == catalog.TeamBlueprint {
+				team = []string{e.Identifier}
+				break
+			}
 		}
+		cat.Entities = append(cat.Entities, &catalog.Entity{Identifier: clientUser, Blueprint: catalog.UserBlueprint,
+			Team: team, Properties: map[string]any{"port_role": catalog.RoleMember, "status": "Active"}})
 	}
-	user := &catalog.Entity{Identifier: clientUser, Blueprint: catalog.UserBlueprint, Team: []string{team},
-		Properties: map[string]any{}}
-	if who == developer {
-		user.Properties["roles"] = []any{"developer"}
-		cat.Roles = append(cat.Roles, &catalog.Role{Identifier: "developer", Permissions: []catalog.RolePermission{{
-			Action: "read", Resource: "entity",
-			Condition: map[string]any{"property": "team", "operator": "=", "value": "{{ user.team }}"},
-		}}})
+	if edit != nil {
+		edit(cat)
 	}
-	cat.Entities = append(cat.Entities, user)
 	snap, err := snapshotOf(cat)
 	if err != nil {
 		b.Fatal(err)
 	}
 	apply(b, db, 1, snap)
-	cfg := api.Config{RateLimit: rate.Inf}
-	withToken := who != anonymous
+	cfg.RateLimit = rate.Inf
 	if withToken {
 		cfg.Clients = testClients(b)
 	}
@@ -191,9 +180,9 @@ var concurrency = []int{1, 32}
 // BenchmarkAPIGetEntity is GET /v1/blueprints/service/entities/{id} over
 // every service in turn, anonymous and with a token.
 func BenchmarkAPIGetEntity(b *testing.B) {
-	for _, who := range []benchCaller{anonymous, member} {
-		b.Run(map[benchCaller]string{anonymous: "Anonymous", member: "Token"}[who], func(b *testing.B) {
-			w := newBenchWorld(b, who)
+	for _, withToken := range []bool{false, true} {
+		b.Run(map[bool]string{false: "Anonymous", true: "Token"}[withToken], func(b *testing.B) {
+			w := newBenchWorld(b, withToken)
 			for _, conns := range concurrency {
 				b.Run(fmt.Sprintf("c%d", conns), func(b *testing.B) {
 					w.run(b, conns, func(i int) (string, string, []byte) {
@@ -207,12 +196,27 @@ func BenchmarkAPIGetEntity(b *testing.B) {
 
 // BenchmarkAPISearch is POST /v1/blueprints/{bp}/entities/search with
 // limit 200: two property rules, a relatedTo, and a 3-hop matchAny.
-func BenchmarkAPISearch(b *testing.B) { benchSearch(b, newBenchWorld(b, anonymous)) }
+func BenchmarkAPISearch(b *testing.B) { benchSearch(b, newBenchWorld(b, false)) }
 
 // BenchmarkAPISearchRBAC is BenchmarkAPISearch as a developer who reads
 // only its team's entities: the read policy is part of each statement and
 // restricts every entity relatedTo and matchAny reach.
-func BenchmarkAPISearchRBAC(b *testing.B) { benchSearch(b, newBenchWorld(b, developer)) }
+func BenchmarkAPISearchRBAC(b *testing.B) {
+	benchSearch(b, newBenchWorldWith(b, true, api.Config{}, asDeveloper))
+}
+
+// asDeveloper gives the token's user the seed's developer role only: it
+// reads the entities of its team.
+func asDeveloper(cat *catalog.Catalog) {
+	cat.Roles = append(cat.Roles, &catalog.Role{Identifier: "developer", Permissions: []catalog.RolePermission{{
+		Action: "read", Resource: "entity",
+		Condition: map[string]any{"property": "$team", "operator": "=", "value": "{{ user.team }}"}}}})
+	for _, e := range cat.Entities {
+		if e.Blueprint == catalog.UserBlueprint && e.Identifier == clientUser {
+			e.Properties = map[string]any{"roles": []any{"developer"}}
+		}
+	}
+}
 
 func benchSearch(b *testing.B, w *benchWorld) {
 	cases := []struct {
@@ -241,5 +245,46 @@ func benchSearch(b *testing.B, w *benchWorld) {
 				})
 			})
 		}
+	}
+}
+
+// BenchmarkAPIWidgets is GET /v1/pages/bench/widgets/{widget}/data for a
+// widget of each kind over the generated catalog, for an anonymous caller
+// (every entity) and for a developer whose role reads one team's entities
+// (the policy compiled into the same SQL), from one connection.
+func BenchmarkAPIWidgets(b *testing.B) {
+	services := map[string]any{"combinator": "and", "rules": []any{
+		map[string]any{"property": "$blueprint", "operator": "=", "value": gen.Service}}}
+	widgets := []map[string]any{
+		{"id": "count", "type": "number", "dataset": services},
+		{"id": "average", "type": "number", "dataset": services, "calculation": "average", "property": "test_coverage"},
+		{"id": "median", "type": "number", "dataset": services, "calculation": "median", "property": "test_coverage"},
+		{"id": "level", "type": "number", "dataset": services, "calculation": "average",
+			"property": "$scorecard.production_readiness.level"},
+		{"id": "pie_property", "type": "pie-chart", "dataset": services, "property": "lifecycle"},
+		{"id": "pie_team", "type": "pie-chart", "dataset": services, "property": "team"},
+		{"id": "pie_relation", "type": "pie-chart", "dataset": services, "property": "domain"},
+		{"id": "table", "type": "table", "dataset": services, "columns": []any{"title", "lifecycle", "test_coverage", "domain"}},
+		{"id": "line", "type": "line-chart", "blueprint": gen.Deployment, "property": "deployed_at", "timeframe": "last90days"},
+	}
+	page := &catalog.Page{Identifier: "bench", Type: "dashboard", Title: "Bench", Widgets: widgets}
+	// The generated deployments are dated through 2025-06; a fixed clock
+	// keeps the line chart's 90 days full.
+	cfg := api.Config{Now: func() time.Time { return time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC) }}
+	for _, caller := range []string{"Anonymous", "Developer"} {
+		b.Run(caller, func(b *testing.B) {
+			w := newBenchWorldWith(b, caller == "Developer", cfg, func(cat *catalog.Catalog) {
+				cat.Pages = append(cat.Pages, page)
+				page.Permissions = &catalog.PagePermissions{Read: &catalog.PermissionSet{Roles: []string{"developer"}}}
+				asDeveloper(cat)
+			})
+			for _, wd := range widgets {
+				b.Run(wd["id"].(string), func(b *testing.B) {
+					w.run(b, 1, func(int) (string, string, []byte) {
+						return "GET", "/v1/pages/bench/widgets/" + wd["id"].(string) + "/data?limit=50", nil
+					})
+				})
+			}
+		})
 	}
 }

@@ -20,6 +20,12 @@
 // so after a reconcile the old position may skip or repeat entities: the
 // stale cursor is answered 409 cursor_stale and the client starts again.
 //
+// A dashboard widget's data (GET /v1/pages/{id}/widgets/{widget}/data)
+// is aggregated in SQL over the same compiled read: the widget's dataset,
+// the page's filters and the request's are ANDed with the caller's read
+// policy, so a number, a pie slice or a table row counts only what the
+// caller may read.
+//
 // Writes (POST, PUT, PATCH, DELETE on catalog objects) answer 405
 // read_only with the repository and the file to change in a pull request.
 //

@@ -258,16 +258,10 @@ func (s *Server) searchBlueprint(w http.ResponseWriter, r *http.Request) {
 		}
 		after := ""
 		if body.From != "" {
-			c, err := decodeCursor(body.From)
-			if err != nil || c.Query != qhash {
-				return nil, errorf(kindInvalidCursor, "from: not a cursor of this search; pass the next value of "+
-					"the previous page unchanged, with the same query")
+			var err error
+			if after, err = rd.cursorAfter(body.From, qhash); err != nil {
+				return nil, err
 			}
-			if c.Revision != rd.revID {
-				return nil, errorf(kindCursorStale, "the catalog changed while paging (revision %s, now %s); "+
-					"start again without from", short(c.Commit), short(rd.commit))
-			}
-			after = c.After
 		}
 		where, args := "e.blueprint = ? AND e.identifier > ?", []any{bp, after}
 		qw, qargs := rd.who.and("", nil)
@@ -322,6 +316,21 @@ func decodeCursor(s string) (cursor, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	return c, dec.Decode(&c)
+}
+
+// cursorAfter checks a from cursor of a paged read against the read's
+// query hash and revision, and returns where the page starts.
+func (rd *reader) cursorAfter(from, qhash string) (string, error) {
+	c, err := decodeCursor(from)
+	if err != nil || c.Query != qhash {
+		return "", errorf(kindInvalidCursor, "from: not a cursor of this search; pass the next value of "+
+			"the previous page unchanged, with the same query")
+	}
+	if c.Revision != rd.revID {
+		return "", errorf(kindCursorStale, "the catalog changed while paging (revision %s, now %s); "+
+			"start again without from", short(c.Commit), short(rd.commit))
+	}
+	return c.After, nil
 }
 
 // queryHash identifies a search and its caller, so a cursor is not reused

@@ -48,6 +48,13 @@ func rbacServer(tb testing.TB) (http.Handler, func(who, method, path string, bod
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return rbacServerWith(tb, snap, api.Config{})
+}
+
+// rbacServerWith is rbacServer over another snapshot and configuration
+// (its Clients are replaced by the rbacUsers ones).
+func rbacServerWith(tb testing.TB, snap index.Snapshot, cfg api.Config) (http.Handler, func(who, method, path string, body any) response) {
+	tb.Helper()
 	db := openDB(tb)
 	apply(tb, db, 1, snap)
 	h, err := bcrypt.GenerateFromPassword([]byte(clientSecret), bcrypt.MinCost)
@@ -58,7 +65,8 @@ func rbacServer(tb testing.TB) (http.Handler, func(who, method, path string, bod
 	for id, user := range rbacUsers {
 		clients = append(clients, api.Client{ID: id, SecretHash: string(h), User: user})
 	}
-	s := newServer(tb, db, api.Config{Clients: clients})
+	cfg.Clients = clients
+	s := newServer(tb, db, cfg)
 	tokens := map[string]string{}
 	for id := range rbacUsers {
 		r := do(tb, s, "POST", "/v1/auth/access_token", map[string]string{"clientId": id, "clientSecret": clientSecret}, nil).

@@ -195,6 +195,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/pages", s.pages)
 	m.HandleFunc("GET /v1/pages/{id}", s.page)
 	m.HandleFunc("GET /v1/pages/{id}/permissions", s.pagePermissions)
+	m.HandleFunc("GET /v1/pages/{id}/widgets/{widget}/data", s.widgetData)
 	// Everything else under /v1: writes are refused as read-only, unknown
 	// reads are not found.
 	m.HandleFunc("/v1/", s.fallback)
@@ -250,6 +251,7 @@ const (
 	kindNotFound       = "not_found"
 	kindReadOnly       = "read_only"
 	kindCursorStale    = "cursor_stale"
+	kindPageLocked     = "page_locked"
 	kindBodyTooLarge   = "body_too_large"
 	kindRateLimited    = "rate_limited"
 	kindInternal       = "internal_error"
@@ -267,6 +269,7 @@ var statusOf = map[string]int{
 	kindNotFound:       http.StatusNotFound,
 	kindReadOnly:       http.StatusMethodNotAllowed,
 	kindCursorStale:    http.StatusConflict,
+	kindPageLocked:     http.StatusConflict,
 	kindBodyTooLarge:   http.StatusRequestEntityTooLarge,
 	kindRateLimited:    http.StatusTooManyRequests,
 	kindInternal:       http.StatusInternalServerError,
