@@ -43,6 +43,14 @@ var rbacUsers = map[string]string{
 // and returns a function that sends a request as one of them.
 func rbacServer(tb testing.TB) (http.Handler, func(who, method, path string, body any) response) {
 	tb.Helper()
+	s, _, as := rbacServerWith(tb, api.Config{})
+	return s, as
+}
+
+// rbacServerWith is rbacServer with more configuration; it also returns
+// the index.
+func rbacServerWith(tb testing.TB, cfg api.Config) (*api.Server, *index.DB, func(who, method, path string, body any) response) {
+	tb.Helper()
 	snap, err := rbacSnap()
 	if err != nil {
 		tb.Fatal(err)
@@ -53,18 +61,17 @@ func rbacServer(tb testing.TB) (http.Handler, func(who, method, path string, bod
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var clients []api.Client
 	for id, user := range rbacUsers {
-		clients = append(clients, api.Client{ID: id, SecretHash: string(h), User: user})
+		cfg.Clients = append(cfg.Clients, api.Client{ID: id, SecretHash: string(h), User: user})
 	}
-	s := newServer(tb, db, api.Config{Clients: clients})
+	s := newServer(tb, db, cfg)
 	tokens := map[string]string{}
 	for id := range rbacUsers {
 		r := do(tb, s, "POST", "/v1/auth/access_token", map[string]string{"clientId": id, "clientSecret": clientSecret}, nil).
 			want(tb, 200, "")
 		tokens[id] = r.Body["accessToken"].(string)
 	}
-	return s, func(who, method, path string, body any) response {
+	return s, db, func(who, method, path string, body any) response {
 		tb.Helper()
 		return do(tb, s, method, path, body, bearer(tokens[who]))
 	}
