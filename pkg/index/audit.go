@@ -84,12 +84,11 @@ func (l *changeLog) change(b *batch, action string, k catalog.EntityKey, file st
 }
 
 // imports records the counts of a first import, once every entity is in.
-func (l *changeLog) imports(b *batch) error {
+func (l *changeLog) imports(b *batch) {
 	for _, bp := range slices.Sorted(maps.Keys(l.imported)) {
 		l.row(b, ActionImported, bp, "", "", l.imported[bp])
 	}
 	clear(l.imported)
-	return nil
 }
 
 func (l *changeLog) row(b *batch, action, blueprint, identifier, file string, count int) {

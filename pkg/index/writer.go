@@ -242,9 +242,7 @@ func (a *applier) entities() error {
 			}
 		}
 	}
-	if err := a.log.imports(a.bAudit); err != nil {
-		return err
-	}
+	a.log.imports(a.bAudit)
 	return a.flush()
 }
 
