@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -334,4 +335,30 @@ func TestAuditLogTx_Filters(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDB_Apply_AuditLogAfterUpgrade: rows written before the index kept
+// content hashes get one when next upserted, and count as updated only
+// when their document changed.
+func TestDB_Apply_AuditLogAfterUpgrade(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "berth.db")
+	db := openPath(t, path)
+	mustApply(t, db, rev(1), snapshot(3, 1))
+	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec("UPDATE entities SET src_hash = NULL"); err != nil {
+		t.Fatal(err)
+	}
+	mark := lastChange(t, db)
+	mustApply(t, db, rev(2), index.Snapshot{Blueprints: blueprints(), Upserts: []index.Upsert{
+		{Entity: service(0, 3, 1)}, {Entity: service(1, 3, 2)}}})
+	wantChanges(t, db, mark, "updated service/svc-000001 1 by c0002 dev@example.com")
+	var missing int
+	if err := raw.QueryRow(`SELECT count(*) FROM entities WHERE src_hash IS NULL AND identifier IN ('svc-000000', 'svc-000001')`).
+		Scan(&missing); err != nil || missing != 0 {
+		t.Errorf("%d upserted rows still lack a content hash (%v)", missing, err)
+	}
 }

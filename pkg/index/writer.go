@@ -48,7 +48,7 @@ type applier struct {
 	ss      *scoreStmts
 	batches []*batch // in flush order: parents before children
 
-	lookup, delEntity, nullRefs, move                 *sql.Stmt
+	lookup, delEntity, nullRefs, touch                *sql.Stmt
 	bClear, bEntities, bValues, bTeams, bRels, bAudit *batch
 }
 
@@ -93,7 +93,7 @@ func newApplier(ctx context.Context, tx *sql.Tx, snap *Snapshot) (*applier, erro
 		{&a.lookup, "SELECT " + existingColumns + " FROM entities WHERE blueprint = ? AND identifier = ?"},
 		{&a.delEntity, "DELETE FROM entities WHERE id = ?"},
 		{&a.nullRefs, "UPDATE relations SET target_id = NULL WHERE target_id = ?"},
-		{&a.move, "UPDATE entities SET file = ?, line = ? WHERE id = ?"},
+		{&a.touch, "UPDATE entities SET file = ?, line = ?, src_hash = ? WHERE id = ?"},
 	} {
 		if *p.dst, err = a.prepare(p.sql); err != nil {
 			return nil, errors.Join(err, a.close())
@@ -313,10 +313,11 @@ func (a *applier) write(p prepared) error {
 	if found && old.hash == p.hash {
 		a.ids[k] = old.id
 		a.res.Unchanged++
-		if old.file != p.file || old.line != int64(p.line) {
-			// Moved within or between files: the document is the same.
-			if _, err := a.move.ExecContext(a.ctx, p.file, p.line, old.id); err != nil {
-				return fmt.Errorf("move entity %s/%s: %w", k.Blueprint, k.Identifier, err)
+		// Moved within or between files, or written before src_hash: the
+		// document is the same, the row is brought up to date in place.
+		if old.file != p.file || old.line != int64(p.line) || old.src != p.src {
+			if _, err := a.touch.ExecContext(a.ctx, p.file, p.line, p.src, old.id); err != nil {
+				return fmt.Errorf("update entity %s/%s: %w", k.Blueprint, k.Identifier, err)
 			}
 		}
 		return nil
