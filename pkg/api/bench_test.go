@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/pkg/api"
+	"github.com/berth-dev/berth/pkg/catalog"
 	"github.com/berth-dev/berth/pkg/gen"
 	"github.com/berth-dev/berth/pkg/index"
 	"golang.org/x/time/rate"
@@ -54,6 +55,11 @@ func newBenchWorld(b *testing.B, withToken bool) *benchWorld {
 	snap, err := snapshotOf(loadGenerated(b, benchEntities()))
 	if err != nil {
 		b.Fatal(err)
+	}
+	if withToken {
+		// The client acts as a catalog user; the generated catalog has none.
+		snap.Upserts = append(snap.Upserts, index.Upsert{Entity: &catalog.Entity{Identifier: clientUser,
+			Blueprint: catalog.UserBlueprint, Title: "Bench client"}})
 	}
 	apply(b, db, 1, snap)
 	cfg := api.Config{RateLimit: rate.Inf}
