@@ -21,12 +21,14 @@ import (
 // Shutdown time limits.
 const (
 	shutdownHTTP      = 10 * time.Second
+	shutdownAudit     = 5 * time.Second
 	shutdownReconcile = 20 * time.Second
 )
 
 func (a *app) serveCmd() *cobra.Command {
 	var f sourceFlags
 	var addr, interval, config, auth string
+	var audit api.AuditConfig
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Follow a branch into the index and serve the read-only API",
@@ -37,6 +39,7 @@ push webhooks (POST /hooks/github, verified with BERTH_WEBHOOK_SECRET), and serv
   GET /v1/status            Flux-style status: applied/attempted revision, conditions,
                             errors of the last failed attempt, last 20 reconciles
   GET /metrics              Prometheus metrics
+  GET /v1/audit-log         Admins: API requests of token callers and catalog changes
   /v1/...                   the Port-shaped read API
 
 The index is derived from Git: run any number of replicas, each with its own --db,
@@ -54,9 +57,12 @@ Logs are JSON. SIGINT/SIGTERM shut down gracefully.`,
 			if err != nil {
 				return usageError{fmt.Errorf("--interval %q: %w", interval, err)}
 			}
+			if audit.MaxRequests < 1 || audit.MaxAge < time.Minute {
+				return usageError{fmt.Errorf("--audit-max-requests must be at least 1 and --audit-max-age at least 1m")}
+			}
 			log := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: a.level()}))
 			cfg := api.Config{Addr: addr, Branch: f.branch, Log: log, Repo: f.repo,
-				WebhookSecret: []byte(os.Getenv("BERTH_WEBHOOK_SECRET"))}
+				WebhookSecret: []byte(os.Getenv("BERTH_WEBHOOK_SECRET")), Audit: audit}
 			switch auth {
 			case "token":
 			case "none":
@@ -79,6 +85,9 @@ Logs are JSON. SIGINT/SIGTERM shut down gracefully.`,
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
 	cmd.Flags().StringVar(&interval, "interval", "@every 1m", "reconcile schedule (cron spec or @every DURATION)")
 	cmd.Flags().StringVar(&config, "config", "", "server config file: API clients and the token signing key (see 'berth hash-secret --help')")
+	cmd.Flags().IntVar(&audit.MaxRequests, "audit-max-requests", api.DefaultAuditMaxRequests,
+		"audit log: API requests kept (the newest)")
+	cmd.Flags().DurationVar(&audit.MaxAge, "audit-max-age", api.DefaultAuditMaxAge, "audit log: how long API requests are kept")
 	cmd.Flags().StringVar(&auth, "auth", "token", "token: API clients need an access token (anonymous reads only on loopback without clients); none: anonymous reads (loopback only)")
 	return cmd
 }
@@ -104,10 +113,20 @@ func (a *app) serve(ctx context.Context, f *sourceFlags, cfg api.Config, sched c
 	s.rec.SetMetrics(m)
 
 	cfg.Gatherer = reg
+	cfg.Audit.Metrics = reg
 	apiSrv, err := api.New(s.db, s.rec, cfg)
 	if err != nil {
 		return err
 	}
+	// Runs before the index closes: the audit log's last requests go
+	// through its writer.
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownAudit)
+		defer cancel()
+		if err := apiSrv.Close(ctx); err != nil {
+			log.Error("audit log", "err", err)
+		}
+	}()
 	srv := &http.Server{
 		Addr:              addr,
 		Handler:           apiSrv.Handler(),
@@ -145,7 +164,7 @@ func (a *app) serve(ctx context.Context, f *sourceFlags, cfg api.Config, sched c
 	}
 
 	// Reverse order: stop triggers, stop serving, stop reconciling, then
-	// the deferred index close.
+	// the deferred audit log flush and index close.
 	<-c.Stop().Done()
 	shCtx, cancel := context.WithTimeout(context.Background(), shutdownHTTP)
 	defer cancel()

@@ -39,6 +39,15 @@
 // Identity (its user e-mail and teams) is in the request context, and
 // {context: user|userTeams} query values bind to it.
 //
+// # Audit log
+//
+// Requests of callers with a token are recorded (auditRequests) into a
+// bounded buffer that one goroutine of the Server writes to the index in
+// batches; a full buffer drops and counts (berth_audit_dropped_total), so
+// requests never wait for SQLite. Close flushes it. GET /v1/audit-log
+// (Admins) reads those requests with the catalog changes Apply recorded,
+// newest first, paged by a cursor bound to the filters.
+//
 // # Errors and limits
 //
 // Errors answer with Port's envelope {"ok": false, "error": code,

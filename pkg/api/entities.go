@@ -302,20 +302,30 @@ type cursor struct {
 	Query    string `json:"q"`
 }
 
-func (c cursor) encode() string {
-	b, _ := json.Marshal(c) // strings and an int always encode
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func (c cursor) encode() string { return encodeOpaque(c) }
 
 func decodeCursor(s string) (cursor, error) {
 	var c cursor
+	return c, decodeOpaque(s, &c)
+}
+
+// encodeOpaque encodes a cursor struct (strings and integers, which always
+// encode) as an opaque URL-safe token.
+func encodeOpaque(v any) string {
+	b, _ := json.Marshal(v)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeOpaque decodes a token of encodeOpaque into v, refusing any field v
+// does not have.
+func decodeOpaque(s string, v any) error {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return c, err
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	return c, dec.Decode(&c)
+	return dec.Decode(v)
 }
 
 // cursorAfter checks a from cursor of a paged read against the read's

@@ -194,6 +194,11 @@ func newServer(tb testing.TB, db *index.DB, cfg api.Config) *api.Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() {
+		if err := s.Close(context.Background()); err != nil {
+			tb.Error(err)
+		}
+	})
 	return s
 }
 

@@ -44,16 +44,24 @@ var rbacUsers = map[string]string{
 // and returns a function that sends a request as one of them.
 func rbacServer(tb testing.TB) (http.Handler, func(who, method, path string, body any) response) {
 	tb.Helper()
+	s, _, as := rbacServerWith(tb, api.Config{})
+	return s, as
+}
+
+// rbacServerWith is rbacServer with more configuration; it also returns
+// the server and the index.
+func rbacServerWith(tb testing.TB, cfg api.Config) (*api.Server, *index.DB, func(who, method, path string, body any) response) {
+	tb.Helper()
 	snap, err := rbacSnap()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return rbacServerWith(tb, snap, api.Config{})
+	return rbacServerOf(tb, snap, cfg)
 }
 
-// rbacServerWith is rbacServer over another snapshot and configuration
-// (its Clients are replaced by the rbacUsers ones).
-func rbacServerWith(tb testing.TB, snap index.Snapshot, cfg api.Config) (http.Handler, func(who, method, path string, body any) response) {
+// rbacServerOf is rbacServerWith over another snapshot (cfg's Clients are
+// replaced by the rbacUsers ones).
+func rbacServerOf(tb testing.TB, snap index.Snapshot, cfg api.Config) (*api.Server, *index.DB, func(who, method, path string, body any) response) {
 	tb.Helper()
 	db := openDB(tb)
 	apply(tb, db, 1, snap)
@@ -61,11 +69,10 @@ func rbacServerWith(tb testing.TB, snap index.Snapshot, cfg api.Config) (http.Ha
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var clients []api.Client
+	cfg.Clients = nil
 	for id, user := range rbacUsers {
-		clients = append(clients, api.Client{ID: id, SecretHash: string(h), User: user})
+		cfg.Clients = append(cfg.Clients, api.Client{ID: id, SecretHash: string(h), User: user})
 	}
-	cfg.Clients = clients
 	s := newServer(tb, db, cfg)
 	tokens := map[string]string{}
 	for id := range rbacUsers {
@@ -73,7 +80,7 @@ func rbacServerWith(tb testing.TB, snap index.Snapshot, cfg api.Config) (http.Ha
 			want(tb, 200, "")
 		tokens[id] = r.Body["accessToken"].(string)
 	}
-	return s, func(who, method, path string, body any) response {
+	return s, db, func(who, method, path string, body any) response {
 		tb.Helper()
 		return do(tb, s, method, path, body, bearer(tokens[who]))
 	}

@@ -75,6 +75,8 @@ type Config struct {
 	MaxResults int
 	// Now is the clock (tokens, date presets); nil is time.Now.
 	Now func() time.Time
+	// Audit configures the log of API requests.
+	Audit AuditConfig
 }
 
 // Server is the HTTP API over one index and its reconciler.
@@ -93,11 +95,14 @@ type Server struct {
 
 	callersMu sync.Mutex
 	callers   callerCache // compiled read policies of the newest revision
+
+	audit *auditLog // nil without API clients
 }
 
 // New returns a Server reading db and reporting rec's status (rec may be
 // nil: the status and metrics routes are then left out and readiness asks
-// the index). It fails when cfg is invalid; see Config.Validate.
+// the index). It fails when cfg is invalid; see Config.Validate. A server
+// with API clients starts the audit log's writer: Close it.
 func New(db *index.DB, rec *reconcile.Reconciler, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -114,8 +119,11 @@ func New(db *index.DB, rec *reconcile.Reconciler, cfg Config) (*Server, error) {
 			"addr", cfg.Addr)
 	}
 	s.limits = newLimiter(cfg.RateLimit, cfg.RateBurst)
+	if s.audit, err = newAuditLog(db, cfg); err != nil {
+		return nil, err
+	}
 	s.routes()
-	s.handler = s.recoverer(s.logRequests(s.authenticate(s.mux)))
+	s.handler = s.recoverer(s.logRequests(s.authenticate(s.auditRequests(s.mux))))
 	return s, nil
 }
 
@@ -196,6 +204,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/pages/{id}", s.page)
 	m.HandleFunc("GET /v1/pages/{id}/permissions", s.pagePermissions)
 	m.HandleFunc("GET /v1/pages/{id}/widgets/{widget}/data", s.widgetData)
+	m.HandleFunc("GET /v1/audit-log", s.auditLogRoute)
 	// Everything else under /v1: writes are refused as read-only, unknown
 	// reads are not found.
 	m.HandleFunc("/v1/", s.fallback)

@@ -133,7 +133,7 @@ func widgetServer(tb testing.TB) (widgetWorld, func(who, method, path string, bo
 	if err != nil {
 		tb.Fatal(err)
 	}
-	_, as := rbacServerWith(tb, w.snap, api.Config{Now: func() time.Time { return widgetNow }})
+	_, _, as := rbacServerOf(tb, w.snap, api.Config{Now: func() time.Time { return widgetNow }})
 	return w, as
 }
 

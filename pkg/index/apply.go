@@ -27,9 +27,12 @@ const (
 
 // RevisionInfo describes the commit a reconcile attempt was about.
 type RevisionInfo struct {
-	Commit      string
-	Parent      string
+	Commit string
+	Parent string
+	// Author is the commit author's name and AuthorEmail their e-mail; the
+	// audit log names the author by e-mail when there is one.
 	Author      string
+	AuthorEmail string
 	Message     string
 	CommittedAt time.Time
 	// ReconciledAt is when the attempt ran; zero means now.
@@ -118,8 +121,9 @@ type ApplyResult struct {
 }
 
 // Apply writes a revision in one transaction: the revision row, its
-// diagnostics, the entity changes, the object sets, scorecard results and
-// history, and the state row pointing at the revision. On error nothing is
+// diagnostics, the entity changes and their audit log entries, the object
+// sets, scorecard results and history, and the state row pointing at the
+// revision. On error nothing is
 // written and the index keeps the revision it had.
 func (db *DB) Apply(ctx context.Context, info RevisionInfo, snap Snapshot) (res ApplyResult, err error) {
 	start := time.Now()
@@ -143,6 +147,9 @@ func (db *DB) Apply(ctx context.Context, info RevisionInfo, snap Snapshot) (res 
 		return res, err
 	}
 	a.revID, a.commit, a.at = revID, info.Commit, formatTime(time.Now())
+	if a.log, err = newChangeLog(ctx, tx, info, start); err != nil {
+		return res, err
+	}
 	if err := a.entities(); err != nil {
 		return res, err
 	}

@@ -12,4 +12,9 @@
 // revision being applied. Apply writes a whole revision in one transaction:
 // a reader sees the revision before it or the revision after it, never a mix,
 // and a crash mid-apply leaves the index at the revision before.
+//
+// The index also keeps an audit log (audit.go), which unlike the catalog
+// tables is not derived from one revision: Apply adds the entity changes
+// of each revision in its transaction, and RecordRequests the API's
+// requests in short writer transactions; AuditLogTx reads both.
 package index

@@ -22,6 +22,9 @@ type applier struct {
 	at     any
 	res    ApplyResult
 
+	// log records the revision's entity changes in the audit log.
+	log *changeLog
+
 	// targets maps blueprint → relation → target blueprint.
 	targets map[string]map[string]string
 	// ids holds the entities upserted in this revision.
@@ -45,13 +48,27 @@ type applier struct {
 	ss      *scoreStmts
 	batches []*batch // in flush order: parents before children
 
-	lookup, delEntity, nullRefs               *sql.Stmt
-	bClear, bEntities, bValues, bTeams, bRels *batch
+	lookup, delEntity, nullRefs, touch                *sql.Stmt
+	bClear, bEntities, bValues, bTeams, bRels, bAudit *batch
 }
 
+// existingEntity is what Apply compares an upsert with: the indexed row's
+// id, hashes and position.
 type existingEntity struct {
 	id   int64
 	hash string
+	// src is the hash of the entity's own content; "" for rows written
+	// before the index had it.
+	src  string
+	file string
+	line int64
+}
+
+// existingColumns are the columns existingEntity is read from.
+const existingColumns = "id, coalesce(blob_hash, ''), coalesce(src_hash, ''), file, line"
+
+func (e *existingEntity) scan(sc interface{ Scan(...any) error }, key ...any) error {
+	return sc.Scan(append(key, &e.id, &e.hash, &e.src, &e.file, &e.line)...)
 }
 
 func newApplier(ctx context.Context, tx *sql.Tx, snap *Snapshot) (*applier, error) {
@@ -73,9 +90,10 @@ func newApplier(ctx context.Context, tx *sql.Tx, snap *Snapshot) (*applier, erro
 		dst **sql.Stmt
 		sql string
 	}{
-		{&a.lookup, "SELECT id, coalesce(blob_hash, '') FROM entities WHERE blueprint = ? AND identifier = ?"},
+		{&a.lookup, "SELECT " + existingColumns + " FROM entities WHERE blueprint = ? AND identifier = ?"},
 		{&a.delEntity, "DELETE FROM entities WHERE id = ?"},
 		{&a.nullRefs, "UPDATE relations SET target_id = NULL WHERE target_id = ?"},
+		{&a.touch, "UPDATE entities SET file = ?, line = ?, src_hash = ? WHERE id = ?"},
 	} {
 		if *p.dst, err = a.prepare(p.sql); err != nil {
 			return nil, errors.Join(err, a.close())
@@ -92,12 +110,12 @@ func newApplier(ctx context.Context, tx *sql.Tx, snap *Snapshot) (*applier, erro
 			inList("DELETE FROM entity_teams WHERE entity_id IN"),
 			inList("DELETE FROM relations WHERE source_id IN"),
 		}},
-		{&a.bEntities, "entities", 13, []func(int) string{insertRows(`INSERT INTO entities (id, blueprint, identifier,
-			title, icon, created_at, updated_at, created_by, updated_by, file, line, blob_hash, doc)`, 13, `
+		{&a.bEntities, "entities", 14, []func(int) string{insertRows(`INSERT INTO entities (id, blueprint, identifier,
+			title, icon, created_at, updated_at, created_by, updated_by, file, line, blob_hash, src_hash, doc)`, 14, `
 			ON CONFLICT (id) DO UPDATE SET title = excluded.title, icon = excluded.icon,
 			created_at = excluded.created_at, updated_at = excluded.updated_at, created_by = excluded.created_by,
 			updated_by = excluded.updated_by, file = excluded.file, line = excluded.line,
-			blob_hash = excluded.blob_hash, doc = excluded.doc`)}},
+			blob_hash = excluded.blob_hash, src_hash = excluded.src_hash, doc = excluded.doc`)}},
 		{&a.bValues, "entity values", 6, []func(int) string{
 			insertRows("INSERT INTO entity_values (entity_id, key, idx, typ, str, num)", 6, "")}},
 		{&a.bTeams, "entity teams", 2, []func(int) string{
@@ -106,6 +124,7 @@ func newApplier(ctx context.Context, tx *sql.Tx, snap *Snapshot) (*applier, erro
 		// entity of the revision is in.
 		{&a.bRels, "relations", 4, []func(int) string{insertRows(`INSERT OR IGNORE INTO relations (source_id,
 			relation, target_blueprint, target_identifier)`, 4, "")}},
+		{&a.bAudit, "audit log", changeWidth, []func(int) string{insertRows(insertChanges, changeWidth, "")}},
 	} {
 		if *b.dst, err = a.newBatch(b.name, b.width, b.queries...); err != nil {
 			return nil, errors.Join(err, a.close())
@@ -174,7 +193,7 @@ func (a *applier) find(k catalog.EntityKey) (existingEntity, bool, error) {
 		return existingEntity{}, false, nil
 	}
 	var e existingEntity
-	err := a.lookup.QueryRowContext(a.ctx, k.Blueprint, k.Identifier).Scan(&e.id, &e.hash)
+	err := e.scan(a.lookup.QueryRowContext(a.ctx, k.Blueprint, k.Identifier))
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, false, nil
 	}
@@ -202,7 +221,7 @@ func (a *applier) entities() error {
 		if !ok {
 			continue
 		}
-		if err := a.deleteEntity(e.id, k); err != nil {
+		if err := a.deleteEntity(e, k); err != nil {
 			return err
 		}
 		delete(a.existing, k)
@@ -218,16 +237,17 @@ func (a *applier) entities() error {
 			if _, kept := a.ids[k]; kept {
 				continue
 			}
-			if err := a.deleteEntity(e.id, k); err != nil {
+			if err := a.deleteEntity(e, k); err != nil {
 				return err
 			}
 		}
 	}
+	a.log.imports(a.bAudit)
 	return a.flush()
 }
 
 func (a *applier) loadExisting() error {
-	rows, err := a.tx.QueryContext(a.ctx, "SELECT id, blueprint, identifier, coalesce(blob_hash, '') FROM entities")
+	rows, err := a.tx.QueryContext(a.ctx, "SELECT blueprint, identifier, "+existingColumns+" FROM entities")
 	if err != nil {
 		return err
 	}
@@ -235,7 +255,7 @@ func (a *applier) loadExisting() error {
 	for rows.Next() {
 		var e existingEntity
 		var k catalog.EntityKey
-		if err := rows.Scan(&e.id, &k.Blueprint, &k.Identifier, &e.hash); err != nil {
+		if err := e.scan(rows, &k.Blueprint, &k.Identifier); err != nil {
 			return errors.Join(err, rows.Close())
 		}
 		a.existing[k] = e
@@ -249,6 +269,7 @@ type prepared struct {
 	e    *catalog.Entity
 	doc  string
 	hash string
+	src  string // hash of the entity's own content
 	vals []value
 	file string
 	line int
@@ -262,11 +283,11 @@ func prepare(u Upsert) (prepared, error) {
 		return prepared{}, errors.New("upsert without an entity")
 	}
 	props := properties(e, u.Computed)
-	doc, hash, err := encodeEntity(e, props)
+	doc, hash, src, err := encodeEntity(e, props, len(u.Computed) > 0)
 	if err != nil {
 		return prepared{}, err
 	}
-	p := prepared{e: e, doc: string(doc), hash: hash}
+	p := prepared{e: e, doc: string(doc), hash: hash, src: src}
 	for key, v := range props {
 		p.vals = flatten(p.vals, key, v)
 	}
@@ -292,6 +313,13 @@ func (a *applier) write(p prepared) error {
 	if found && old.hash == p.hash {
 		a.ids[k] = old.id
 		a.res.Unchanged++
+		// Moved within or between files, or written before src_hash: the
+		// document is the same, the row is brought up to date in place.
+		if old.file != p.file || old.line != int64(p.line) || old.src != p.src {
+			if _, err := a.touch.ExecContext(a.ctx, p.file, p.line, p.src, old.id); err != nil {
+				return fmt.Errorf("update entity %s/%s: %w", k.Blueprint, k.Identifier, err)
+			}
+		}
 		return nil
 	}
 	id := old.id
@@ -300,11 +328,17 @@ func (a *applier) write(p prepared) error {
 		a.bClear.int(id)
 		a.bClear.end()
 		a.res.Updated++
+		// A row from before src_hash counts as changed when its document
+		// did: the one time its content cannot be compared.
+		if old.src != p.src {
+			a.log.change(a.bAudit, ActionUpdated, k, p.file)
+		}
 	} else {
 		id = a.nextID
 		a.nextID++
 		a.fresh[id] = true
 		a.res.Inserted++
+		a.log.create(a.bAudit, k, p.file)
 	}
 	a.ids[k] = id
 
@@ -323,6 +357,7 @@ func (a *applier) write(p prepared) error {
 	b.str(p.file)
 	b.int(int64(p.line))
 	b.str(p.hash)
+	b.str(p.src)
 	b.str(p.doc)
 	b.end()
 
@@ -368,7 +403,8 @@ func (a *applier) write(p prepared) error {
 
 // deleteEntity removes an entity; rows of other entities' relations that
 // pointed at it lose their target id until resolve finds a new one.
-func (a *applier) deleteEntity(id int64, k catalog.EntityKey) error {
+func (a *applier) deleteEntity(e existingEntity, k catalog.EntityKey) error {
+	id := e.id
 	if err := a.leaveScorecards(id, k); err != nil {
 		return err
 	}
@@ -380,7 +416,8 @@ func (a *applier) deleteEntity(id int64, k catalog.EntityKey) error {
 	}
 	delete(a.ids, k)
 	a.res.Deleted++
-	return nil
+	a.log.change(a.bAudit, ActionDeleted, k, e.file)
+	return a.flushIfFull()
 }
 
 // resolve points relation rows at their targets' ids: targets upserted

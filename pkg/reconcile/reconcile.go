@@ -147,7 +147,8 @@ func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
 		return res, nil
 	}
 
-	info := index.RevisionInfo{Commit: head.Hash, Author: head.Author, Message: head.Message, CommittedAt: head.When}
+	info := index.RevisionInfo{Commit: head.Hash, Author: head.Author, AuthorEmail: head.AuthorEmail, Message: head.Message,
+		CommittedAt: head.When}
 	if len(head.Parents) > 0 {
 		info.Parent = head.Parents[0]
 	}
