@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,7 @@ const (
 // checkFlags are the flags of `berth check`.
 type checkFlags struct {
 	base, head, repo, dir string
+	author                string
 	github, comment       bool
 	failOn, output, at    string
 	workers               int
@@ -64,30 +66,40 @@ summary, and with --comment one sticky pull-request comment. A token that may no
 (a fork's) falls back to the job summary and workflow annotations. On a push to the
 default branch the check run carries that commit's scorecard summary too.
 
-Exit status: 1 when --fail-on=error and the head has errors, or --fail-on=gate (the
-default) and it has errors or a blocking gate fails; 0 otherwise; 2 on usage errors.`,
+With --base, the permission guard fails a change to page permissions, roles/, a
+blueprint's permissions or a _user's port_role, roles, status, team or GitHub login
+unless its author is an Admin in the base revision. The author is --author, else the
+pull request's author from the GitHub event (with --github); an unknown author is
+not an Admin. A push to the default branch is already merged: its permission changes
+are listed, not judged.
+
+Exit status: 1 when --fail-on=error and the head has errors or the permission guard
+fails, or --fail-on=gate (the default) and any of those or a blocking gate fails; 0
+otherwise (always with --fail-on=never); 2 on usage errors.`,
 		Example: `  berth check --base origin/main --head HEAD
   berth check --base main --head feature --dir catalog --output markdown > report.md
-  berth check --head HEAD --output json | jq '.gates[] | select(.passed | not)'`,
+  berth check --head HEAD --output json | jq '.gates[] | select(.passed | not)'
+  berth check --base origin/main --head HEAD --author mchen   # judge permission changes as mchen's`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runCheck(cmd.Context(), f) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.base, "base", "", "commit or ref the change starts from (none: check the head alone)")
 	fl.StringVar(&f.head, "head", "HEAD", "commit or ref to check")
+	fl.StringVar(&f.author, "author", "", "GitHub login of the change's author, for the permission guard (default: the pull request's, with --github)")
 	fl.StringVar(&f.repo, "repo", ".", "the Git repository")
 	fl.StringVar(&f.dir, "dir", ".", "catalog directory inside the repository")
 	fl.BoolVar(&f.github, "github", false, "report to GitHub (check run, job summary) from a GitHub Actions job")
 	fl.BoolVar(&f.comment, "comment", false, "with --github, keep one sticky pull-request comment with the report")
 	fl.StringVar(&f.failOn, "fail-on", failOnGate, "exit 1 on: error, gate (an error or a blocking gate) or never")
-	fl.StringVarP(&f.output, "output", "o", outputText, "output format: text, json or markdown")
+	fl.StringVarP(&f.output, "output", "o", outputText, "output format: text, json, markdown or github (workflow commands)")
 	fl.StringVar(&f.at, "at", "", "evaluate scorecards as of this date (YYYY-MM-DD; default now)")
 	fl.IntVar(&f.workers, "workers", runtime.GOMAXPROCS(0), "goroutines validating entities")
 	return cmd
 }
 
 func (a *app) runCheck(ctx context.Context, f checkFlags) error {
-	if err := checkOutput(f.output, outputText, outputJSON, outputMarkdown); err != nil {
+	if err := checkOutput(f.output, outputText, outputJSON, outputMarkdown, outputGitHub); err != nil {
 		return err
 	}
 	switch f.failOn {
@@ -114,7 +126,15 @@ func (a *app) runCheck(ctx context.Context, f checkFlags) error {
 		}
 	}
 
-	res, err := a.check(ctx, f, now)
+	var guard *review.GuardInput
+	if f.base != "" {
+		guard = &review.GuardInput{Author: cmp.Or(f.author, env.Author)}
+		if f.github && env.OnDefaultBranch() {
+			guard.Skip = "a push to the default branch is already merged"
+		}
+	}
+
+	res, err := a.check(ctx, f, now, guard)
 	if err != nil {
 		return err
 	}
@@ -130,13 +150,19 @@ func (a *app) runCheck(ctx context.Context, f checkFlags) error {
 		}
 	case outputMarkdown:
 		fmt.Fprint(a.stdout, rep.Markdown(review.MarkdownOptions{}))
+	case outputGitHub:
+		checks.WriteCommands(a.stdout, annotations(dir, res))
+		fmt.Fprintln(a.stdout, rep.Title())
 	default:
 		if err := rep.Text(a.stdout, 0); err != nil {
 			return err
 		}
 	}
 
-	failed := rep.Errors > 0 && f.failOn != failOnNever ||
+	// The guard's refusals are errors (diagnostics), and so is a guard that
+	// failed closed: --fail-on error relaxes quality gates, not who may
+	// change permissions.
+	failed := (rep.Errors > 0 || rep.GuardFailed()) && f.failOn != failOnNever ||
 		rep.GatesFailed(review.ModeBlock) > 0 && f.failOn == failOnGate
 	if f.github {
 		if err := a.publish(ctx, env, dir, res, failed, f.comment); err != nil {
@@ -157,8 +183,8 @@ type checked struct {
 }
 
 // check resolves the refs, loads, validates and scores both sides, and
-// compares them.
-func (a *app) check(ctx context.Context, f checkFlags, now time.Time) (*checked, error) {
+// compares them; guard, when not nil, asks for the permission guard.
+func (a *app) check(ctx context.Context, f checkFlags, now time.Time, guard *review.GuardInput) (*checked, error) {
 	root, dir, err := repoRoot(f.repo, f.dir)
 	if err != nil {
 		return nil, usageError{err}
@@ -194,6 +220,9 @@ func (a *app) check(ctx context.Context, f checkFlags, now time.Time) (*checked,
 			a.log.Warn("check: cannot load the base; checking the head alone", "base", f.base, "err", err)
 			notes = append(notes, fmt.Sprintf("The base %s could not be loaded (%v), so the head is checked alone.", f.base, err))
 			baseCat, changed = nil, nil
+			if guard != nil {
+				guard.BaseError = err.Error()
+			}
 		}
 	}
 
@@ -214,7 +243,7 @@ func (a *app) check(ctx context.Context, f checkFlags, now time.Time) (*checked,
 		return nil, err
 	}
 	diags = append(diags, ds...).Sort()
-	in := review.Input{Head: headSide, Diagnostics: diags, Changed: changed, Now: now, Notes: notes}
+	in := review.Input{Head: headSide, Diagnostics: diags, Changed: changed, Now: now, Notes: notes, Guard: guard}
 	if baseCat != nil {
 		baseSide, _, err := scoreSide(ctx, baseCat, now)
 		if err != nil {

@@ -20,16 +20,36 @@ func (a *app) publish(ctx context.Context, env checks.Env, dir string, res *chec
 		Name:        checks.DefaultName,
 		Title:       rep.Title(),
 		Summary:     rep.Markdown(review.MarkdownOptions{Link: link}),
-		Annotations: checks.FromDiagnostics(dir, rep.Diagnostics),
+		Annotations: annotations(dir, res),
 	}
 	switch {
 	case failed:
 		out.Conclusion = checks.Failure
-	case rep.Errors > 0 || rep.GatesFailed(review.ModeBlock)+rep.GatesFailed(review.ModeWarn) > 0:
+	case rep.Errors > 0 || rep.GuardFailed() || rep.GatesFailed(review.ModeBlock)+rep.GatesFailed(review.ModeWarn) > 0:
 		out.Conclusion = checks.Neutral // findings that --fail-on lets through
 	default:
 		out.Conclusion = checks.Success
 	}
+	if env.OnDefaultBranch() && res.head.Scores != nil {
+		out.Text = review.Scoreboard(res.head.Catalog, res.head.Scores)
+	}
+	r, err := checks.Publish(ctx, env, out, checks.Options{Comment: comment, Stdout: a.stdout, Logger: a.log})
+	if err != nil {
+		return fmt.Errorf("publish to GitHub: %w", err)
+	}
+	if r.Fallback {
+		a.log.Warn("check: reported through the job summary and workflow annotations instead", "reason", r.FallbackReason)
+	}
+	return nil
+}
+
+// annotations places a check's findings in the repository: every
+// diagnostic (the permission guard's refusals among them, as failures at
+// the changed lines), the failed gates at berth.yaml, and, when the guard
+// refused nothing, each permission change as a notice with the verdict.
+func annotations(dir string, res *checked) []checks.Annotation {
+	rep := res.report
+	out := checks.FromDiagnostics(dir, rep.Diagnostics)
 	cfgFile := catalog.ConfigFile
 	if c := res.head.Catalog.Config; c != nil && c.Doc != nil {
 		cfgFile = c.Doc.File
@@ -43,28 +63,30 @@ func (a *app) publish(ctx context.Context, env checks.Env, dir string, res *chec
 			level = checks.LevelWarning
 		}
 		line := max(g.Position.Line, 1)
-		out.Annotations = append(out.Annotations, checks.Annotation{
+		out = append(out, checks.Annotation{
 			Path: repoFile(dir, cfgFile), StartLine: line, EndLine: line, Level: level,
 			Title: "berth gate " + g.Mode, Message: fmt.Sprintf("%s: %s", g.Description, gateMessage(g)),
 		})
 	}
+	if rep.GuardFailed() {
+		return out // the refusals are diagnostics
+	}
+	verdict := "ask the owners to review"
+	switch g := rep.Guard; {
+	case g == nil:
+	case !g.Judged:
+		verdict = "not judged: " + g.Reason
+	default:
+		verdict = "allowed: " + g.Reason
+	}
 	for _, p := range rep.Permissions {
-		out.Annotations = append(out.Annotations, checks.Annotation{
-			Path: repoFile(dir, p.File), StartLine: 1, EndLine: 1, Level: checks.LevelNotice, Title: "berth permissions",
-			Message: fmt.Sprintf("permissions of %s %q %s: ask the owners to review", p.Kind, p.Identifier, p.Change),
+		line := max(p.Line, 1)
+		out = append(out, checks.Annotation{
+			Path: repoFile(dir, p.File), StartLine: line, EndLine: line, StartColumn: p.Col, EndColumn: p.Col,
+			Level: checks.LevelNotice, Title: "berth permissions", Message: p.Describe() + "; " + verdict,
 		})
 	}
-	if env.OnDefaultBranch() && res.head.Scores != nil {
-		out.Text = review.Scoreboard(res.head.Catalog, res.head.Scores)
-	}
-	r, err := checks.Publish(ctx, env, out, checks.Options{Comment: comment, Stdout: a.stdout, Logger: a.log})
-	if err != nil {
-		return fmt.Errorf("publish to GitHub: %w", err)
-	}
-	if r.Fallback {
-		a.log.Warn("check: reported through the job summary and workflow annotations instead", "reason", r.FallbackReason)
-	}
-	return nil
+	return out
 }
 
 // gateMessage names the entities failing a gate, a few of them.

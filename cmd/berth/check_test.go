@@ -25,6 +25,32 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // and the two commits.
 func fixtureRepo(tb testing.TB) (repo, base, head string) {
 	tb.Helper()
+	return exampleRepo(tb, func(files map[string][]byte) map[string][]byte {
+		const svc = "catalog/entities/service/payments-api.yaml"
+		s := strings.Replace(string(files[svc]), "critical_vulnerabilities: 0", "critical_vulnerabilities: 3", 1)
+		s = strings.Replace(s, "fraud-detection", "fraud-detektion", 1)
+		return map[string][]byte{svc: []byte(s)}
+	})
+}
+
+// guardRepo is fixtureRepo for the permission guard: the head makes the
+// services page Admin-only (line 8 of pages/services.yaml) and jonas.weber
+// an Admin (line 24 of entities/_user/users.yaml).
+func guardRepo(tb testing.TB) (repo, base, head string) {
+	tb.Helper()
+	return exampleRepo(tb, func(files map[string][]byte) map[string][]byte {
+		const page, users = "catalog/pages/services.yaml", "catalog/entities/_user/users.yaml"
+		return map[string][]byte{
+			page:  []byte(strings.Replace(string(files[page]), "roles: [Admin, Member]", "roles: [Admin]", 1)),
+			users: []byte(strings.Replace(string(files[users]), "port_role: Member\n  github: jweber", "port_role: Admin\n  github: jweber", 1)),
+		}
+	})
+}
+
+// exampleRepo commits catalog-example under catalog/ as the base and the
+// files change returns (given the base's) as the head.
+func exampleRepo(tb testing.TB, change func(files map[string][]byte) map[string][]byte) (repo, base, head string) {
+	tb.Helper()
 	ctx := context.Background()
 	repo = filepath.Join(tb.TempDir(), "repo.git")
 	files := map[string][]byte{}
@@ -44,10 +70,7 @@ func fixtureRepo(tb testing.TB) (repo, base, head string) {
 	if base, err = gitsource.CommitFiles(ctx, repo, "main", files, "base", "Editor <editor@acme.test>", when); err != nil {
 		tb.Fatal(err)
 	}
-	const svc = "catalog/entities/service/payments-api.yaml"
-	s := strings.Replace(string(files[svc]), "critical_vulnerabilities: 0", "critical_vulnerabilities: 3", 1)
-	s = strings.Replace(s, "fraud-detection", "fraud-detektion", 1)
-	head, err = gitsource.CommitFiles(ctx, repo, "main", map[string][]byte{svc: []byte(s)}, "head", "Editor <editor@acme.test>", when.Add(time.Minute))
+	head, err = gitsource.CommitFiles(ctx, repo, "main", change(files), "head", "Editor <editor@acme.test>", when.Add(time.Minute))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -79,13 +102,23 @@ func actionsEnv(t *testing.T, srv *githubtest.Server, name, sha string, event ma
 }
 
 // TestCheck_GitHub runs `berth check --github` against the fake GitHub for
-// a pull request and for a push to the default branch, and compares the
+// pull requests and for a push to the default branch, and compares the
 // requests with golden files.
 func TestCheck_GitHub(t *testing.T) {
 	repo, base, head := fixtureRepo(t)
+	guarded, gBase, gHead := guardRepo(t)
 	repoJSON := map[string]any{"full_name": "acme/catalog", "default_branch": "main"}
+	pr := func(author, base, head string) map[string]any {
+		return map[string]any{"pull_request": map[string]any{
+			"number": 7,
+			"user":   map[string]any{"login": author},
+			"head":   map[string]any{"sha": head, "ref": "change", "repo": repoJSON},
+			"base":   map[string]any{"sha": base, "ref": "main", "repo": repoJSON},
+		}, "repository": repoJSON}
+	}
 	for _, tc := range []struct {
 		name     string
+		repo     string
 		event    string
 		payload  map[string]any
 		args     []string
@@ -93,13 +126,9 @@ func TestCheck_GitHub(t *testing.T) {
 		want     []string // in the job summary
 	}{
 		{
-			name:  "pull_request",
-			event: "pull_request",
-			payload: map[string]any{"pull_request": map[string]any{
-				"number": 7,
-				"head":   map[string]any{"sha": head, "ref": "change", "repo": repoJSON},
-				"base":   map[string]any{"sha": base, "ref": "main", "repo": repoJSON},
-			}, "repository": repoJSON},
+			name:     "pull_request",
+			event:    "pull_request",
+			payload:  pr("editor", base, head),
 			args:     []string{"--base", base, "--head", head, "--comment"},
 			wantExit: exitFindings,
 			want:     []string{"## ❌ berth: 1 error, Gold→Basic on 1 service, 1 gate failed", "catalog/entities/service/payments-api.yaml#L27"},
@@ -112,12 +141,36 @@ func TestCheck_GitHub(t *testing.T) {
 			wantExit: exitFindings, // catalog-example has services below the security gate
 			want:     []string{"Checked `" + base[:12] + "` alone", "### Scorecards", "| security_compliance | service | 11 |"},
 		},
+		{
+			// A Member changes page permissions and makes himself an Admin:
+			// failures at pages/services.yaml:8 and users.yaml:24.
+			name:     "pull_request_guard",
+			repo:     guarded,
+			event:    "pull_request",
+			payload:  pr("jweber", gBase, gHead),
+			args:     []string{"--base", gBase, "--head", gHead},
+			wantExit: exitFindings,
+			want: []string{"## ❌ berth: 2 permission changes need an Admin", "### Permission changes",
+				"catalog/pages/services.yaml#L8", "catalog/entities/_user/users.yaml#L24"},
+		},
+		{
+			name:    "pull_request_guard_admin",
+			repo:    guarded,
+			event:   "pull_request",
+			payload: pr("mchen", gBase, gHead),
+			args:    []string{"--base", gBase, "--head", gHead},
+			want:    []string{"## ✅ berth: No errors, 2 permission changes by an Admin", "✅ Allowed: mchen (maria.chen@example.com) is an Admin"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := githubtest.New(t, "")
 			summary := actionsEnv(t, srv, tc.event, "ffffffffffffffffffffffffffffffffffffffff", tc.payload)
 			var stdout, stderr bytes.Buffer
-			args := append([]string{"check", "--github", "--repo", repo, "--dir", "catalog", "--at", "2025-06-01"}, tc.args...)
+			r := repo
+			if tc.repo != "" {
+				r = tc.repo
+			}
+			args := append([]string{"check", "--github", "--repo", r, "--dir", "catalog", "--at", "2025-06-01"}, tc.args...)
 			if code := run(args, nil, &stdout, &stderr); code != tc.wantExit {
 				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.wantExit, stdout.String(), stderr.String())
 			}

@@ -109,6 +109,10 @@ func stringList(v any) []string {
 // are).
 func (s Subject) Has(role string) bool { return slices.Contains(s.Roles, role) }
 
+// loginProperties are the _user properties that may hold a user's GitHub
+// login, in the order they are read.
+var loginProperties = [...]string{"github", "githubUsername", "github_login"}
+
 // UserByLogin returns the _user entity whose GitHub login (the github,
 // githubUsername or github_login property, compared without case) is
 // login, or nil.
@@ -120,13 +124,28 @@ func UserByLogin(users []*catalog.Entity, login string) *catalog.Entity {
 		if u.Blueprint != catalog.UserBlueprint {
 			continue
 		}
-		for _, key := range []string{"github", "githubUsername", "github_login"} {
+		for _, key := range loginProperties {
 			if v, _ := u.Properties[key].(string); v != "" && strings.EqualFold(strings.TrimPrefix(v, "@"), login) {
 				return u
 			}
 		}
 	}
 	return nil
+}
+
+// Login returns the GitHub login of a _user entity, without a leading @,
+// and the property holding it (the first of github, githubUsername and
+// github_login that is set); both are empty when none is, or u is nil.
+func Login(u *catalog.Entity) (login, property string) {
+	if u == nil {
+		return "", ""
+	}
+	for _, key := range loginProperties {
+		if v, _ := u.Properties[key].(string); v != "" {
+			return strings.TrimPrefix(v, "@"), key
+		}
+	}
+	return "", ""
 }
 
 // Rules are one revision's read rules, compiled once and shared by every

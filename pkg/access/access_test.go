@@ -384,3 +384,24 @@ func TestRules_CanReadPage(t *testing.T) {
 		})
 	}
 }
+
+func TestLogin(t *testing.T) {
+	for _, tc := range []struct {
+		props           map[string]any
+		login, property string
+	}{
+		{map[string]any{"github": "@ana"}, "ana", "github"},
+		{map[string]any{"githubUsername": "bo", "github_login": "x"}, "bo", "githubUsername"},
+		{map[string]any{"github_login": "cy"}, "cy", "github_login"},
+		{map[string]any{"github": 7}, "", ""},
+		{nil, "", ""},
+	} {
+		login, prop := access.Login(&catalog.Entity{Blueprint: catalog.UserBlueprint, Properties: tc.props})
+		if login != tc.login || prop != tc.property {
+			t.Errorf("Login(%v) = %q, %q; want %q, %q", tc.props, login, prop, tc.login, tc.property)
+		}
+	}
+	if login, prop := access.Login(nil); login != "" || prop != "" {
+		t.Errorf("Login(nil) = %q, %q", login, prop)
+	}
+}

@@ -33,6 +33,7 @@ func (c *Catalog) Check() Diagnostics {
 	ck.systemPages()
 	ck.config()
 	ck.diags = append(ck.diags, c.checkPermissions()...)
+	ck.roleNames()
 	return ck.diags
 }
 

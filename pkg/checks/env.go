@@ -22,6 +22,9 @@ type Env struct {
 
 	// PR is the pull request's number; 0 for other events.
 	PR int
+	// Author is the GitHub login of the pull request's author
+	// (pull_request.user.login); empty for other events.
+	Author string
 	// BaseSHA and BaseRef are the pull request's base.
 	BaseSHA, BaseRef string
 	// HeadRef is the pull request's head branch.
@@ -71,7 +74,10 @@ var (
 type event struct {
 	PullRequest *struct {
 		Number int `json:"number"`
-		Head   struct {
+		User   *struct {
+			Login string `json:"login"`
+		} `json:"user"`
+		Head struct {
 			SHA  string `json:"sha"`
 			Ref  string `json:"ref"`
 			Repo *struct {
@@ -144,6 +150,9 @@ func (env *Env) apply(ev event, full string) {
 	}
 	if pr := ev.PullRequest; pr != nil {
 		env.PR = pr.Number
+		if pr.User != nil {
+			env.Author = pr.User.Login
+		}
 		env.BaseSHA, env.BaseRef = pr.Base.SHA, pr.Base.Ref
 		env.HeadRef = pr.Head.Ref
 		if pr.Head.SHA != "" {

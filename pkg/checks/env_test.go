@@ -26,7 +26,7 @@ func TestFromEnv(t *testing.T) {
 			env:  map[string]string{"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": event("pull_request.json")},
 			want: Env{
 				Owner: "acme", Repo: "catalog", EventName: "pull_request",
-				SHA: "1111111111111111111111111111111111111111", PR: 7,
+				SHA: "1111111111111111111111111111111111111111", PR: 7, Author: "jweber",
 				BaseSHA: "0aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", BaseRef: "main", HeadRef: "add-payments",
 				HeadRepo: "acme/catalog", DefaultBranch: "main",
 				APIURL: DefaultAPIURL, ServerURL: DefaultServerURL, Token: "t0ken",
@@ -37,7 +37,7 @@ func TestFromEnv(t *testing.T) {
 			env:  map[string]string{"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": event("pull_request_fork.json"), "GITHUB_TOKEN": ""},
 			want: Env{
 				Owner: "acme", Repo: "catalog", EventName: "pull_request",
-				SHA: "2222222222222222222222222222222222222222", PR: 8,
+				SHA: "2222222222222222222222222222222222222222", PR: 8, Author: "outsider",
 				BaseSHA: "0aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", BaseRef: "main", HeadRef: "patch-1",
 				HeadRepo: "outsider/catalog", Fork: true, DefaultBranch: "main",
 				APIURL: DefaultAPIURL, ServerURL: DefaultServerURL,

@@ -32,9 +32,10 @@ func appendStepSummary(path string, rep Report) error {
 	return nil
 }
 
-// writeCommands prints one workflow command per annotation, which the
-// runner turns into annotations without needing any token permission.
-func writeCommands(w io.Writer, as []Annotation) {
+// WriteCommands prints one workflow command per annotation to w, which
+// the runner turns into annotations without needing any token permission.
+// It does not report write errors: w is the job's log.
+func WriteCommands(w io.Writer, as []Annotation) {
 	for _, a := range as {
 		cmd := "notice"
 		switch a.Level {

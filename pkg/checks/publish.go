@@ -182,7 +182,7 @@ func (p *publisher) fallback() {
 			// No job summary to hold the report: print it to the log.
 			fmt.Fprintf(w, "%s\n\n%s\n", p.rep.Summary, p.rep.Text)
 		}
-		writeCommands(w, p.rep.Annotations)
+		WriteCommands(w, p.rep.Annotations)
 	}
 	fmt.Fprintf(w, "::notice title=%s::%s\n", escapeProperty(p.rep.Name),
 		escapeData("berth could not publish its check to GitHub ("+p.res.FallbackReason+"); the report is in "+where+"."))

@@ -94,7 +94,7 @@ func TestTruncate(t *testing.T) {
 
 func TestWriteCommands(t *testing.T) {
 	var b bytes.Buffer
-	writeCommands(&b, []Annotation{
+	WriteCommands(&b, []Annotation{
 		{Path: "cat/a,b:c.yaml", StartLine: 3, EndLine: 3, StartColumn: 5, EndColumn: 5, Level: LevelFailure,
 			Title: "schema: bad, very", Message: "100% wrong\r\nsecond line ::error::injected"},
 		{Path: "x.yaml", StartLine: 2, EndLine: 4, StartColumn: 1, Level: LevelWarning, Message: "span"},
@@ -104,6 +104,6 @@ func TestWriteCommands(t *testing.T) {
 		"::warning file=x.yaml,line=2,endLine=4::span\n" +
 		"::notice file=y.yaml,line=1,title=t::m\n"
 	if diff := cmp.Diff(want, b.String()); diff != "" {
-		t.Errorf("writeCommands mismatch (-want +got):\n%s", diff)
+		t.Errorf("WriteCommands mismatch (-want +got):\n%s", diff)
 	}
 }

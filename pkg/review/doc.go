@@ -3,7 +3,8 @@
 // renders what the change does: errors, entities added, changed (with the
 // properties that changed) and removed, scorecard levels that went up (↑) or
 // down (↓) and rules newly failing or passing, the quality gates of the
-// head's berth.yaml, and the files that carry permissions.
+// head's berth.yaml, and the permission changes with the pull-request
+// guard's verdict.
 //
 // The package is pure: it reads built catalogs and scorecard evaluations
 // made elsewhere and knows nothing of Git, CUE or GitHub. [Compare] makes a
@@ -27,4 +28,15 @@
 //
 // mode is block (the default) or warn: a failed block gate fails the
 // check, a failed warn gate only says so.
+//
+// # Permission guard
+//
+// [PermissionChanges] lists what a change does to access: page
+// permissions, roles, blueprint permissions, and users' port_role, roles,
+// status, team and GitHub login. With Input.Guard, Compare judges them
+// ([Guard]): only an Admin of the base revision, found by the author's
+// GitHub login, may make them. Judging by the base keeps a change from
+// admitting its own author. Each refused change becomes an error
+// diagnostic (CodePermissionGuard) at its line in the head, and a base that
+// could not be loaded fails the guard outright.
 package review

@@ -31,8 +31,16 @@ const DefaultMaxRows = 50
 // services, 1 gate failed", or "No errors, 3 entities changed".
 func (r *Report) Title() string {
 	var parts []string
-	if r.Errors > 0 {
-		parts = append(parts, plural(r.Errors, "error", "errors"))
+	errs := r.Errors - r.guardErrors()
+	if errs > 0 {
+		parts = append(parts, plural(errs, "error", "errors"))
+	}
+	if r.GuardFailed() {
+		if n := len(r.Permissions); n > 0 {
+			parts = append(parts, plural(n, "permission change needs", "permission changes need")+" an Admin")
+		} else {
+			parts = append(parts, "permission guard failed")
+		}
 	}
 	if s := levelHeadline(r.Levels); s != "" {
 		parts = append(parts, s)
@@ -43,7 +51,14 @@ func (r *Report) Title() string {
 	if n := r.GatesFailed(ModeWarn); n > 0 {
 		parts = append(parts, plural(n, "gate warning", "gate warnings"))
 	}
-	if r.Errors == 0 {
+	if n := len(r.Permissions); n > 0 && !r.GuardFailed() {
+		s := plural(n, "permission change", "permission changes")
+		if g := r.Guard; g != nil && g.Judged {
+			s += " by an Admin"
+		}
+		parts = append(parts, s)
+	}
+	if errs == 0 && !r.GuardFailed() {
 		lead := "No errors"
 		if r.Compared && len(parts) == 0 {
 			lead += ", " + plural(len(r.Added)+len(r.Changed)+len(r.Removed), "entity", "entities") + " changed"
@@ -104,7 +119,7 @@ func (r *Report) Markdown(opts MarkdownOptions) string {
 			m.f("Checked `%s` alone.", short(r.Head))
 		}
 		m.f(" %s in %s: %s, %s.\n\n", plural(r.Entities, "entity", "entities"), plural(r.Files, "file", "files"),
-			plural(r.Errors, "error", "errors"), plural(r.Warnings, "warning", "warnings"))
+			plural(r.Errors-r.guardErrors(), "error", "errors"), plural(r.Warnings, "warning", "warnings"))
 	}
 	for _, n := range r.Notes {
 		m.f("> [!NOTE]\n> %s\n\n", n)
@@ -115,11 +130,11 @@ func (r *Report) Markdown(opts MarkdownOptions) string {
 		m.f("| %s | %s | %s | %s | %s |\n\n", num(len(r.Added)), num(len(r.Changed)), num(len(r.Removed)), num(ups), num(downs))
 	}
 	m.gates(r)
+	m.permissions(r)
 	m.diagnostics("Errors", r.Diagnostics, catalog.SeverityError, false)
 	m.diagnostics("Warnings", r.Diagnostics, catalog.SeverityWarning, true)
 	m.levels(r.Levels)
 	m.entities(r)
-	m.permissions(r.Permissions)
 	return m.String()
 }
 
@@ -196,7 +211,7 @@ func gateResult(g GateResult, n int) string {
 func (m *mdWriter) diagnostics(title string, ds catalog.Diagnostics, sev catalog.Severity, fold bool) {
 	var sel catalog.Diagnostics
 	for _, d := range ds {
-		if d.Severity == sev {
+		if d.Severity == sev && d.Code != CodePermissionGuard { // shown with the guard's verdict
 			sel = append(sel, d)
 		}
 	}
@@ -328,13 +343,31 @@ func (m *mdWriter) entities(r *Report) {
 	list("Removed", r.Removed, none)
 }
 
-func (m *mdWriter) permissions(ps []PermissionChange) {
-	if len(ps) == 0 {
+// permissions is the "Permission changes" section: the guard's verdict
+// and the changes, each linked to its line.
+func (m *mdWriter) permissions(r *Report) {
+	ps, g := r.Permissions, r.Guard
+	if len(ps) == 0 && !r.GuardFailed() {
 		return
 	}
-	m.f("### Permissions\n\nThis change edits who may see or do what; ask the owners to review:\n\n")
+	m.f("### Permission changes\n\n")
+	switch {
+	case g == nil:
+		m.f("This change edits who may see or do what; ask the owners to review:\n\n")
+	case !g.Judged:
+		m.f("ℹ️ Not judged: %s.\n\n", escape(g.Reason))
+	case g.Passed:
+		m.f("✅ Allowed: %s.\n\n", escape(g.Reason))
+	default:
+		m.f("❌ **Blocked**: %s. %s\n\n", escape(g.Reason), g.ask(func(a Approver) string {
+			if a.Login == "" {
+				return "`" + a.Email + "`"
+			}
+			return fmt.Sprintf("`%s` (`@%s`)", a.Email, a.Login) // code spans notify no one
+		}))
+	}
 	for _, p := range ps[:min(len(ps), m.opts.MaxRows)] {
-		m.f("- %s %s `%s` %s\n", m.where(p.File, 0), p.Kind, p.Identifier, p.Change)
+		m.f("- %s %s\n", m.where(p.File, p.Line), escape(p.Describe()))
 	}
 	m.more(len(ps)-m.opts.MaxRows, "permission changes")
 	m.f("\n")

@@ -41,6 +41,9 @@ type Input struct {
 	// Notes are sentences the report shows first ("base could not be
 	// loaded: ...").
 	Notes []string
+	// Guard asks for the pull-request permission guard; nil lists the
+	// permission changes without judging them.
+	Guard *GuardInput
 }
 
 // EntityRef names an entity and the file it lives in.
@@ -78,7 +81,8 @@ type Report struct {
 	// them.
 	Base string `json:"base,omitempty"`
 	Head string `json:"head,omitempty"`
-	// OK is false when the head has errors or a blocking gate failed.
+	// OK is false when the head has errors, a blocking gate failed or the
+	// permission guard refused the change.
 	OK          bool                `json:"ok"`
 	Errors      int                 `json:"errors"`
 	Warnings    int                 `json:"warnings"`
@@ -94,6 +98,9 @@ type Report struct {
 	Levels      []scorecard.Change `json:"levels"`
 	Gates       []GateResult       `json:"gates"`
 	Permissions []PermissionChange `json:"permissions"`
+	// Guard is the permission guard's verdict; nil when it was not asked
+	// for.
+	Guard *GuardResult `json:"guard,omitempty"`
 	// Compared is false when there was no base to compare with.
 	Compared bool `json:"compared"`
 }
@@ -101,10 +108,6 @@ type Report struct {
 // Compare computes the report of the change from in.Base to in.Head.
 func Compare(in Input) *Report {
 	r := &Report{Diagnostics: in.Diagnostics, Notes: in.Notes, Compared: in.Base != nil}
-	if r.Diagnostics == nil {
-		r.Diagnostics = catalog.Diagnostics{}
-	}
-	r.Errors, r.Warnings = r.Diagnostics.Count()
 	head := in.Head.Catalog
 	if head != nil {
 		r.Files, r.Entities = len(head.Files), len(head.Entities)
@@ -124,6 +127,11 @@ func Compare(in Input) *Report {
 	if base != nil && head != nil {
 		r.Permissions = PermissionChanges(base, head, in.Changed)
 	}
+	judgeGuard(in, base, r)
+	if r.Diagnostics == nil {
+		r.Diagnostics = catalog.Diagnostics{}
+	}
+	r.Errors, r.Warnings = r.Diagnostics.Count()
 	r.Gates = judgeGates(in, r)
 	for _, s := range []*[]EntityRef{&r.Added, &r.Removed} {
 		if *s == nil {
@@ -139,7 +147,7 @@ func Compare(in Input) *Report {
 	if r.Permissions == nil {
 		r.Permissions = []PermissionChange{}
 	}
-	r.OK = r.Errors == 0 && r.GatesFailed(ModeBlock) == 0
+	r.OK = r.Errors == 0 && r.GatesFailed(ModeBlock) == 0 && !r.GuardFailed()
 	return r
 }
 

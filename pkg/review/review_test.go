@@ -228,21 +228,66 @@ rules:
 	}
 }
 
-// TestPermissionChanges lists pages, roles and blueprints whose
-// permissions a change edits, and nothing else.
+// TestPermissionChanges lists pages, roles, blueprints and users whose
+// permissions or access a change edits, where, and nothing else.
 func TestPermissionChanges(t *testing.T) {
+	const users = "entities/_user/users.yaml"
 	base := example(t)
 	head := example(t)
 	edit(head, "roles/rbac.yaml", "Standard developer access", "Developers")
 	edit(head, "blueprints/incident.yaml", "ownedByTeam: true", "ownedByTeam: false")
+	edit(head, "roles/domain-permissions.yaml", "roles: [Admin, Member, developer]", "roles: [Admin, Member]")
 	edit(head, "blueprints/service.yaml", "title: Service", "title: Services") // no permissions
+	edit(head, users, "  port_role: Member\n  github: jweber", "  port_role: Admin\n  github: jweber")
+	edit(head, users, "team: platform\nproperties:\n  port_role: Member\n  github: tbecker", "team: payments\nproperties:\n  port_role: Member\n  github: tbecker")
+	edit(head, users, "github: pnatarajan", "github: mchen2")                         // whose PRs pass the guard
+	edit(head, users, "title: Lucas Oliveira", "title: Lucas O.")                     // not access
+	edit(head, users, "  status: Invited", "  status: Active")                        // elena
+	edit(head, users, "  roles: [developer]\n  github: kpark\n", "  github: kpark\n") // kim: developer → Member
+	edit(head, users, "# Left the company", "identifier: new.lead@example.com\nproperties:\n  roles: [team_lead]\n---\n"+
+		"identifier: new.member@example.com\nproperties:\n  port_role: Member\n---\n"+
+		"identifier: new.admin@example.com\nproperties:\n  port_role: Admin\n---\n# Left the company")
+	edit(head, users, "identifier: ravi.shah@example.com", "identifier: ravi.shah@example.org") // a new user, and one removed
 	b, h := side(t, base), side(t, head)
-	got := review.PermissionChanges(b.Catalog, h.Catalog, []string{"roles/rbac.yaml", "blueprints/incident.yaml", "blueprints/service.yaml"})
+	got := review.PermissionChanges(b.Catalog, h.Catalog, []string{"roles/rbac.yaml", "blueprints/incident.yaml", "blueprints/service.yaml", users})
+	pos := func(file string, line, col int) catalog.Position {
+		return catalog.Position{File: file, Line: line, Col: col}
+	}
 	want := []review.PermissionChange{
-		{File: "blueprints/incident.yaml", Kind: "blueprint", Identifier: "incident", Change: "changed"},
-		{File: "roles/rbac.yaml", Kind: "role", Identifier: "developer", Change: "changed"},
+		{Position: pos("blueprints/incident.yaml", 46, 1), Kind: "blueprint", Identifier: "incident", Field: "permissions", Change: "changed"},
+		{Position: pos(users, 0, 0), Kind: "user", Identifier: "ravi.shah@example.com", Field: "roles", Change: "removed", From: "team_lead"},
+		{Position: pos(users, 14, 1), Kind: "user", Identifier: "tom.becker@example.com", Field: "team", Change: "changed", From: "platform", To: "payments"},
+		{Position: pos(users, 24, 3), Kind: "user", Identifier: "jonas.weber@example.com", Field: "port_role", Change: "changed", From: "Member", To: "Admin"},
+		{Position: pos(users, 41, 3), Kind: "user", Identifier: "priya.natarajan@example.com", Field: "github", Change: "changed", From: "pnatarajan", To: "mchen2"},
+		{Position: pos(users, 50, 3), Kind: "user", Identifier: "elena.petrova@example.com", Field: "status", Change: "changed", From: "Invited", To: "Active"},
+		{Position: pos(users, 65, 1), Kind: "user", Identifier: "kim.park@example.com", Field: "roles", Change: "changed", From: "developer"},
+		{Position: pos(users, 75, 3), Kind: "user", Identifier: "ravi.shah@example.org", Field: "roles", Change: "added", To: "team_lead"},
+		{Position: pos(users, 81, 3), Kind: "user", Identifier: "new.lead@example.com", Field: "roles", Change: "added", To: "team_lead"},
+		{Position: pos(users, 89, 3), Kind: "user", Identifier: "new.admin@example.com", Field: "roles", Change: "added", To: "Admin"},
+		// Blueprint permissions set under roles/ point there.
+		{Position: pos("roles/domain-permissions.yaml", 7, 1), Kind: "blueprint", Identifier: "domain", Field: "permissions", Change: "changed"},
+		{Position: pos("roles/rbac.yaml", 4, 5), Kind: "role", Identifier: "developer", Change: "changed"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("PermissionChanges (-want +got):\n%s", diff)
+	}
+	var descs []string
+	for _, p := range got[:4] {
+		descs = append(descs, p.Describe())
+	}
+	wantDescs := []string{
+		`blueprint "incident": entity permissions changed`,
+		`user "ravi.shah@example.com" removed (roles team_lead)`,
+		`user "tom.becker@example.com": team changed (platform → payments)`,
+		`user "jonas.weber@example.com": port_role changed (Member → Admin)`,
+	}
+	if diff := cmp.Diff(wantDescs, descs); diff != "" {
+		t.Errorf("Describe (-want +got):\n%s", diff)
+	}
+	// Pages, roles and blueprints are compared whichever files changed: a
+	// blueprint's permissions may be set outside its own file. Users are
+	// compared in the changed files only.
+	if diff := cmp.Diff([]review.PermissionChange{want[0], want[len(want)-2], want[len(want)-1]}, review.PermissionChanges(b.Catalog, h.Catalog, []string{})); diff != "" {
+		t.Errorf("PermissionChanges without changed files (-want +got):\n%s", diff)
 	}
 }

@@ -7,9 +7,9 @@ import (
 )
 
 // Text writes the report for a terminal: diagnostics as file:line:col:
-// severity: message [code], then gates, level changes and entity changes,
-// each list cut after maxRows lines (0 means DefaultMaxRows), and the title
-// last.
+// severity: message [code], then gates, level changes, entity changes and
+// permission changes with the guard's verdict, each list cut after maxRows
+// lines (0 means DefaultMaxRows), and the title last.
 func (r *Report) Text(w io.Writer, maxRows int) error {
 	if maxRows <= 0 {
 		maxRows = DefaultMaxRows
@@ -71,8 +71,19 @@ func (r *Report) Text(w io.Writer, maxRows int) error {
 		}
 		more(len(r.Removed)-maxRows, "removed")
 	}
-	for _, p := range r.Permissions {
-		fmt.Fprintf(&b, "notice: %s: permissions of %s %s %s\n", p.File, p.Kind, p.Identifier, p.Change)
+	if len(r.Permissions) > 0 || r.GuardFailed() {
+		b.WriteString("permission changes")
+		if r.Guard != nil {
+			b.WriteString(": " + r.Guard.verdict())
+		}
+		b.WriteString("\n")
+		for _, p := range r.Permissions[:min(len(r.Permissions), maxRows)] {
+			fmt.Fprintf(&b, "  %s: %s\n", p.Position, p.Describe())
+		}
+		more(len(r.Permissions)-maxRows, "permission changes")
+		if r.GuardFailed() {
+			fmt.Fprintf(&b, "  %s\n", r.Guard.Ask())
+		}
 	}
 	fmt.Fprintln(&b, r.Title())
 	_, err := io.WriteString(w, b.String())
