@@ -79,11 +79,6 @@ func newBenchWorldWith(b *testing.B, withToken bool, cfg api.Config, edit func(*
 	if err != nil {
 		b.Fatal(err)
 	}
-	if withToken {
-		// The client acts as a catalog user; the generated catalog has none.
-		snap.Upserts = append(snap.Upserts, index.Upsert{Entity: &catalog.Entity{Identifier: clientUser,
-			Blueprint: catalog.UserBlueprint, Title: "Bench client"}})
-	}
 	apply(b, db, 1, snap)
 	cfg.RateLimit = rate.Inf
 	if withToken {

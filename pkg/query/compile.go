@@ -272,6 +272,11 @@ func (c *compiler) comparison(r *Rule) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if c.opts.Correlated && !src.column && !src.correlated {
+		// Probe by the entity's primary key only: a unary + keeps SQLite
+		// from scanning a value index (key, str|num) per entity instead.
+		src.str, src.num = plus(src.str), plus(src.num)
+	}
 	e := c.ent
 	var sql string
 	if src.column {
@@ -317,6 +322,15 @@ func (c *compiler) comparison(r *Rule) (string, error) {
 		sql = "NOT " + sql
 	}
 	return sql, nil
+}
+
+// plus prefixes a column expression with SQLite's unary +, which keeps
+// it from being used by an index; "" stays "".
+func plus(col string) string {
+	if col == "" || strings.HasPrefix(col, "NULLIF(") {
+		return col
+	}
+	return "+" + col
 }
 
 // both joins two conditions, dropping a literal true.
