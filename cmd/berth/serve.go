@@ -27,7 +27,7 @@ const (
 
 func (a *app) serveCmd() *cobra.Command {
 	var f sourceFlags
-	var addr, interval, config, auth string
+	var addr, metricsAddr, interval, config, auth string
 	var audit api.AuditConfig
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -38,7 +38,8 @@ push webhooks (POST /hooks/github, verified with BERTH_WEBHOOK_SECRET), and serv
   GET /healthz, /readyz     liveness; readiness once a revision is applied
   GET /v1/status            Flux-style status: applied/attempted revision, conditions,
                             errors of the last failed attempt, last 20 reconciles
-  GET /metrics              Prometheus metrics
+  GET /metrics              Prometheus metrics (an Admin's token once API clients are
+                            configured; --metrics-addr serves them without one)
   GET /v1/audit-log         Admins: API requests of token callers and catalog changes
   /v1/...                   the Port-shaped read API
 
@@ -78,11 +79,12 @@ Logs are JSON. SIGINT/SIGTERM shut down gracefully.`,
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			return a.serve(cmd.Context(), &f, cfg, sched, log)
+			return a.serve(cmd.Context(), &f, cfg, metricsAddr, sched, log)
 		},
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "also serve GET /metrics without authentication on this address, for Prometheus (on --addr it needs an Admin's token once API clients are configured)")
 	cmd.Flags().StringVar(&interval, "interval", "@every 1m", "reconcile schedule (cron spec or @every DURATION)")
 	cmd.Flags().StringVar(&config, "config", "", "server config file: API clients and the token signing key (see 'berth hash-secret --help')")
 	cmd.Flags().IntVar(&audit.MaxRequests, "audit-max-requests", api.DefaultAuditMaxRequests,
@@ -92,7 +94,7 @@ Logs are JSON. SIGINT/SIGTERM shut down gracefully.`,
 	return cmd
 }
 
-func (a *app) serve(ctx context.Context, f *sourceFlags, cfg api.Config, sched cron.Schedule, log *slog.Logger) error {
+func (a *app) serve(ctx context.Context, f *sourceFlags, cfg api.Config, metricsAddr string, sched cron.Schedule, log *slog.Logger) error {
 	addr := cfg.Addr
 	s, err := a.open(ctx, f, log)
 	if err != nil {
@@ -127,18 +129,25 @@ func (a *app) serve(ctx context.Context, f *sourceFlags, cfg api.Config, sched c
 			log.Error("audit log", "err", err)
 		}
 	}()
-	srv := &http.Server{
-		Addr:              addr,
-		Handler:           apiSrv.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
+	srv := newHTTPServer(apiSrv.Handler())
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	servers := []*http.Server{srv}
+	httpDone := make(chan error, 2)
+	if metricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", apiSrv.MetricsHandler())
+		msrv := newHTTPServer(mux)
+		mln, err := net.Listen("tcp", metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen %s: %w", metricsAddr, err)
+		}
+		servers = append(servers, msrv)
+		go func() { httpDone <- msrv.Serve(mln) }()
+		log.Info("serving metrics", "addr", mln.Addr().String())
 	}
 	if len(cfg.WebhookSecret) == 0 {
 		log.Info("webhook disabled: set BERTH_WEBHOOK_SECRET to enable POST /hooks/github")
@@ -152,7 +161,6 @@ func (a *app) serve(ctx context.Context, f *sourceFlags, cfg api.Config, sched c
 	c.Schedule(sched, cron.FuncJob(s.rec.Trigger))
 	c.Start()
 
-	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "repo", f.repo, "branch", f.branch, "dir", f.catalogDir(), "db", f.db)
 
@@ -168,8 +176,10 @@ func (a *app) serve(ctx context.Context, f *sourceFlags, cfg api.Config, sched c
 	<-c.Stop().Done()
 	shCtx, cancel := context.WithTimeout(context.Background(), shutdownHTTP)
 	defer cancel()
-	if err := srv.Shutdown(shCtx); err != nil {
-		log.Error("http shutdown", "err", err)
+	for _, hs := range servers {
+		if err := hs.Shutdown(shCtx); err != nil {
+			log.Error("http shutdown", "err", err)
+		}
 	}
 	stopRun()
 	select {
@@ -181,4 +191,16 @@ func (a *app) serve(ctx context.Context, f *sourceFlags, cfg api.Config, sched c
 		return serveErr
 	}
 	return nil
+}
+
+// newHTTPServer returns an http.Server with berth's timeouts and limits.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 }

@@ -42,6 +42,12 @@ func TestServe_AuditFlushOnShutdown(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := mln.Addr().String()
+	mln.Close()
 	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +63,7 @@ func TestServe_AuditFlushOnShutdown(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
-	go func() { done <- a.serve(runCtx, &f, cfg, sched, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- a.serve(runCtx, &f, cfg, metricsAddr, sched, slog.New(slog.DiscardHandler)) }()
 
 	base := "http://" + addr
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -69,6 +75,19 @@ func TestServe_AuditFlushOnShutdown(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("berth serve did not become ready")
+		}
+	}
+	// Metrics: without a token on the API address (clients are configured),
+	// freely on --metrics-addr.
+	for url, want := range map[string]int{base + "/metrics": http.StatusUnauthorized, "http://" + metricsAddr + "/metrics": http.StatusOK} {
+		r, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != want || (want == http.StatusOK && !bytes.Contains(body, []byte("berth_reconcile_total"))) {
+			t.Errorf("GET %s: %d, want %d\n%.300s", url, r.StatusCode, want, body)
 		}
 	}
 	r, err := http.Post(base+"/v1/auth/access_token", "application/json", bytes.NewBufferString(`{"clientId": "ci", "clientSecret": "secret"}`))

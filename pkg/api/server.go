@@ -170,13 +170,7 @@ func (s *Server) routes() {
 	if s.rec != nil {
 		m.HandleFunc("GET /v1/status", s.status)
 		if s.cfg.Gatherer != nil {
-			metrics := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})
-			m.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if err := s.rec.Refresh(r.Context()); err != nil {
-					s.log.Warn("refresh metrics", "err", err)
-				}
-				metrics.ServeHTTP(w, r)
-			}))
+			m.HandleFunc("GET /metrics", s.adminMetrics)
 		}
 		if len(s.cfg.WebhookSecret) > 0 {
 			m.Handle("POST /hooks/github", reconcile.WebhookHandler(s.cfg.WebhookSecret, s.cfg.Branch, s.rec.Trigger))
@@ -211,6 +205,44 @@ func (s *Server) routes() {
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(kindNotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
+}
+
+// MetricsHandler serves Config.Gatherer's metrics in Prometheus' format,
+// without authentication, for a listener of its own (berth serve
+// --metrics-addr). It is nil without a Gatherer or a reconciler.
+func (s *Server) MetricsHandler() http.Handler {
+	if s.cfg.Gatherer == nil || s.rec == nil {
+		return nil
+	}
+	metrics := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.rec.Refresh(r.Context()); err != nil {
+			s.log.Warn("refresh metrics", "err", err)
+		}
+		metrics.ServeHTTP(w, r)
+	})
+}
+
+// adminMetrics is GET /metrics on the API's own address. The metrics count
+// entities per blueprint, which a caller restricted by the catalog's RBAC
+// may not know: with API clients configured, only an Admin's token gets
+// them (Prometheus scrapes MetricsHandler on a separate address instead).
+func (s *Server) adminMetrics(w http.ResponseWriter, r *http.Request) {
+	if !s.auth.anonymous {
+		id, err := s.auth.identify(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
+			writeError(w, err)
+			return
+		}
+		r = r.WithContext(withIdentity(r.Context(), id))
+		err = s.readTx(r, func(rd *reader) error { return rd.requireAdmin("/metrics on the API address") })
+		if err != nil && !errors.Is(err, errNotReady) {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	s.MetricsHandler().ServeHTTP(w, r)
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -91,6 +91,19 @@ func TestStatus_SystemPage(t *testing.T) {
 	}
 	do(t, s, "GET", "/v1/status", nil, tok("member")).want(t, 403, "forbidden")
 	do(t, s, "GET", "/v1/status", nil, nil).want(t, 401, "unauthorized")
+	// /metrics counts entities per blueprint: an Admin's, once clients
+	// are configured.
+	for who, want := range map[string]int{"admin": 200, "member": 403, "": 401} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		if who != "" {
+			req.Header.Set("Authorization", tok(who)["Authorization"])
+		}
+		s.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("%q: GET /metrics = %d, want %d", who, rec.Code, want)
+		}
+	}
 
 	anon, err := api.New(db, rec, api.Config{Addr: "127.0.0.1:0", Gatherer: reg})
 	if err != nil {
