@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -46,6 +47,9 @@ type benchWorld struct {
 	services []string
 	domains  []string
 	auth     string
+	// snap is the applied snapshot (a revision's objects, and entities to
+	// change in later commits).
+	snap index.Snapshot
 }
 
 func newBenchWorld(b *testing.B, withToken bool) *benchWorld {
@@ -86,7 +90,8 @@ func newBenchWorldWith(b *testing.B, withToken bool, cfg api.Config, edit func(*
 	}
 	srv := httptest.NewServer(newServer(b, db, cfg).Handler())
 	b.Cleanup(srv.Close)
-	w := &benchWorld{db: db, url: srv.URL, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	w := &benchWorld{db: db, url: srv.URL, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		snap: snap}
 	for _, bp := range []struct {
 		name string
 		dst  *[]string
@@ -287,4 +292,60 @@ func BenchmarkAPIWidgets(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkAPIUnderReconcile repeats the get and two-rule search figures
+// while a commit changing 10 services is applied every second, as the
+// reconciler applies one: one write transaction beside the readers (WAL),
+// which must keep answering whole revisions at the same speed.
+func BenchmarkAPIUnderReconcile(b *testing.B) {
+	w := newBenchWorld(b, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var applied atomic.Int64
+	go func() {
+		defer close(done)
+		var services []*catalog.Entity
+		for _, u := range w.snap.Upserts {
+			if u.Entity.Blueprint == gen.Service {
+				services = append(services, u.Entity)
+			}
+		}
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for n := 2; ; n++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			snap := index.Snapshot{Blueprints: w.snap.Blueprints, Scorecards: w.snap.Scorecards, Actions: w.snap.Actions,
+				Pages: w.snap.Pages, Roles: w.snap.Roles}
+			for i := range 10 {
+				e := *services[(n*10+i)%len(services)]
+				e.Properties = maps.Clone(e.Properties)
+				e.Properties["test_coverage"] = float64(n % 100)
+				snap.Upserts = append(snap.Upserts, index.Upsert{Entity: &e})
+			}
+			info := index.RevisionInfo{Commit: commit(n), Author: "dev@example.com", CommittedAt: epoch.Add(time.Duration(n) * time.Hour)}
+			if _, err := w.db.Apply(ctx, info, snap); err != nil && ctx.Err() == nil {
+				b.Error(err)
+				return
+			}
+			applied.Add(1)
+		}
+	}()
+	b.Cleanup(func() { cancel(); <-done })
+	b.Run("GetEntity/c32", func(b *testing.B) {
+		w.run(b, 32, func(i int) (string, string, []byte) {
+			return "GET", "/v1/blueprints/service/entities/" + w.services[i%len(w.services)], nil
+		})
+	})
+	b.Run("TwoRules/c1", func(b *testing.B) {
+		w.run(b, 1, func(int) (string, string, []byte) {
+			return "POST", "/v1/blueprints/service/entities/search", []byte(`{"limit":200,"query":{"combinator":"and","rules":[` +
+				`{"property":"lifecycle","operator":"=","value":"Production"},{"property":"test_coverage","operator":">=","value":50}]}}`)
+		})
+		b.ReportMetric(float64(applied.Load()), "commits")
+	})
 }
