@@ -206,7 +206,7 @@ func NewRules(blueprints map[string]*catalog.Blueprint, roles []*catalog.Role) *
 				rg.admin = rg.admin || (p.Action == "*" && p.Resource == "*")
 				continue
 			}
-			q, err := query.Parse(roleCondition(p.Condition))
+			q, err := query.Parse(roleCondition(p.Condition, blueprints, r.blueprints))
 			if err != nil {
 				r.problems = append(r.problems, fmt.Errorf("%w: role %s: permissions[%d].condition: %v", ErrBadRule, role.Identifier, i, err))
 				continue
@@ -220,38 +220,85 @@ func NewRules(blueprints map[string]*catalog.Blueprint, roles []*catalog.Role) *
 
 // roleCondition turns a role's condition into a query: a lone rule is
 // wrapped in an "and" group, and the entity fields the seed's roles name
-// without a $ (team, identifier, title, blueprint, icon) become Port's
-// meta-properties, since a role's condition applies to every blueprint's
-// entities and those are the fields every entity has.
-func roleCondition(c map[string]any) catalog.Query {
+// without a $ become Port's meta-properties (BareFields), since a role's
+// condition applies to every blueprint's entities.
+func roleCondition(c map[string]any, blueprints map[string]*catalog.Blueprint, scope []string) catalog.Query {
 	if _, group := c["combinator"]; !group {
 		c = map[string]any{"combinator": "and", "rules": []any{c}}
 	}
-	return metaFields(c).(map[string]any)
+	return BareFields(c, scope, func(bp, key string) bool { return HasProperty(blueprints[bp], key) }).(map[string]any)
 }
 
-func metaFields(v any) any {
+// bareFields are the entity fields the seed's conditions name without
+// Port's $: team, identifier, title, blueprint, icon.
+var bareFields = map[string]string{"team": query.MetaTeam, "identifier": query.MetaIdentifier,
+	"title": query.MetaTitle, "blueprint": query.MetaBlueprint, "icon": query.MetaIcon}
+
+// BareFields rewrites the rules of a seed-style condition or query (a
+// decoded JSON value) that name an entity field without its $ — team,
+// identifier, title, blueprint, icon — to Port's meta-property, for the
+// blueprints of scope that have no property of that name (has reports
+// whether one does). When only some blueprints of scope have one, the rule
+// becomes an or-group split by $blueprint. Only rules are rewritten, not
+// {context: ...} values, so the rest of v is returned as it is.
+func BareFields(v any, scope []string, has func(bp, key string) bool) any {
 	switch x := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, it := range x {
-			out[k] = metaFields(it)
+			if k == "property" || k == "value" {
+				out[k] = it
+				continue
+			}
+			out[k] = BareFields(it, scope, has)
 		}
-		if p, ok := x["property"].(string); ok {
-			switch p {
-			case "team", "identifier", "title", "blueprint", "icon":
-				out["property"] = "$" + p
+		name, _ := x["property"].(string)
+		meta, bare := bareFields[name]
+		if _, rule := x["operator"]; !rule || !bare {
+			return out
+		}
+		var own []any
+		for _, bp := range scope {
+			if has(bp, name) {
+				own = append(own, bp)
 			}
 		}
-		return out
+		switch len(own) {
+		case len(scope):
+			return out
+		case 0:
+			out["property"] = meta
+			return out
+		}
+		asMeta := maps.Clone(out)
+		asMeta["property"] = meta
+		return map[string]any{"combinator": "or", "rules": []any{
+			map[string]any{"combinator": "and", "rules": []any{
+				map[string]any{"property": query.MetaBlueprint, "operator": "in", "value": own}, out}},
+			map[string]any{"combinator": "and", "rules": []any{
+				map[string]any{"property": query.MetaBlueprint, "operator": "notIn", "value": own}, asMeta}},
+		}}
 	case []any:
 		out := make([]any, len(x))
 		for i, it := range x {
-			out[i] = metaFields(it)
+			out[i] = BareFields(it, scope, has)
 		}
 		return out
 	}
 	return v
+}
+
+// HasProperty reports whether a blueprint has a property key, stored or
+// computed (calculation, mirror or aggregation); false for nil.
+func HasProperty(b *catalog.Blueprint, key string) bool {
+	if b == nil {
+		return false
+	}
+	_, stored := b.Schema.Properties[key]
+	_, calc := b.CalculationProperties[key]
+	_, mirror := b.MirrorProperties[key]
+	_, agg := b.AggregationProperties[key]
+	return stored || calc || mirror || agg
 }
 
 // Problems returns the catalog's permission rules that could not be used,
@@ -293,13 +340,16 @@ func (p Policy) None() bool { return !p.All && p.Query == nil }
 // them, its _team entities): it binds the {context: ...} and
 // "{{ user.x }}" values of read policies and role conditions.
 //
-// An entity is readable when any of these holds: the subject is an Admin;
-// it holds the blueprint's moderator role; the blueprint sets no read
-// permissions and the subject is a Member; the blueprint's read
-// permissions list one of its roles, its e-mail or one of its teams, or
-// (ownedByTeam) the entity belongs to one of its teams, or the entity
-// matches the read policy; or one of its custom roles grants reading
-// entities, with a condition the entity matches or without one.
+// An entity is readable when any of these holds: the subject is an Admin
+// or holds the blueprint's moderator role; or the blueprint sets read
+// permissions and they list one of the subject's roles, its e-mail or one
+// of its teams, or (ownedByTeam) the entity belongs to one of its teams, or
+// the entity matches the read policy; or the blueprint sets no read
+// permissions and the subject is a Member, or holds a custom role granting
+// reads of entities without a condition or with one the entity matches.
+// A blueprint's own read permissions are thus the whole truth about its
+// entities (as GET /v1/blueprints/{bp}/permissions reports them); custom
+// roles replace the Member default of the blueprints that set none.
 func (r *Rules) Policy(s Subject, qc query.Context) (Policy, error) {
 	if s.Disabled {
 		return Policy{}, nil
@@ -307,27 +357,38 @@ func (r *Rules) Policy(s Subject, qc query.Context) (Policy, error) {
 	if r.Admin(s) {
 		return Policy{All: true}, nil
 	}
-	var custom []*query.Query
+	var custom []query.Node
+	customAll := false
 	for _, role := range s.Roles {
 		g := r.roles[role]
 		if g == nil {
 			continue
 		}
-		if g.allEnts {
-			return Policy{All: true}, nil
+		customAll = customAll || g.allEnts
+		for _, q := range g.conds {
+			b, err := q.Bind(qc)
+			if err != nil {
+				return Policy{}, fmt.Errorf("bind condition of role %s: %w", role, err)
+			}
+			custom = append(custom, b.Root)
 		}
-		custom = append(custom, g.conds...)
 	}
-	var all []any
+	var all, byRole []any
 	var some []query.Node
 	for _, bp := range r.blueprints {
-		var filters []query.Node
-		if r.blueprintAll(s, bp) {
+		if r.blueprintAll(s, bp) || (r.grants[bp] == nil && customAll) {
 			all = append(all, bp)
 			continue
 		}
 		g := r.grants[bp]
-		if g != nil && g.OwnedByTeam && len(s.Teams) > 0 {
+		if g == nil {
+			if len(custom) > 0 {
+				byRole = append(byRole, bp)
+			}
+			continue
+		}
+		var filters []query.Node
+		if g.OwnedByTeam && len(s.Teams) > 0 {
 			filters = append(filters, &query.Rule{Kind: query.KindProperty, Operator: query.OpIn,
 				Property: query.MetaTeam, Values: anys(s.Teams)})
 		}
@@ -345,26 +406,27 @@ func (r *Rules) Policy(s Subject, qc query.Context) (Policy, error) {
 			}})
 		}
 	}
-	if len(custom) == 0 && len(all) == len(r.blueprints) {
+	if len(all) == len(r.blueprints) {
 		return Policy{All: true}, nil
 	}
 	root := &query.Group{Combinator: query.Or}
 	if len(all) > 0 {
-		root.Items = append(root.Items, &query.Rule{Kind: query.KindProperty, Operator: query.OpIn,
-			Property: query.MetaBlueprint, Values: all})
+		root.Items = append(root.Items, blueprintIn(all))
 	}
 	root.Items = append(root.Items, some...)
-	for _, q := range custom {
-		b, err := q.Bind(qc)
-		if err != nil {
-			return Policy{}, fmt.Errorf("bind role condition: %w", err)
-		}
-		root.Items = append(root.Items, b.Root)
+	if len(byRole) > 0 {
+		root.Items = append(root.Items, &query.Group{Combinator: query.And, Items: []query.Node{
+			blueprintIn(byRole), &query.Group{Combinator: query.Or, Items: custom}}})
 	}
 	if len(root.Items) == 0 {
 		return Policy{}, nil
 	}
 	return Policy{Query: &query.Query{Root: root}}, nil
+}
+
+// blueprintIn is the rule $blueprint in bps.
+func blueprintIn(bps []any) *query.Rule {
+	return &query.Rule{Kind: query.KindProperty, Operator: query.OpIn, Property: query.MetaBlueprint, Values: bps}
 }
 
 // blueprintAll reports whether s reads every entity of bp by role, user or

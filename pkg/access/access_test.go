@@ -217,12 +217,17 @@ func TestRules_Policy(t *testing.T) {
 	}{
 		// Member (the default blueprints) plus developer: the developer
 		// role adds its team's entities of the restricted blueprints.
+		// The developer role adds nothing to what Member reads: its
+		// condition applies where Member's default does, to blueprints
+		// without read permissions; secret's own permissions leave it out.
 		{"DeveloperAndMember", "ana@example.com", []string{"budget/b-pay", "incident/inc-1", "incident/inc-2", "oncall/week-1",
-			"secret/key-1", "service/cart", "service/orphan", "service/pay-api"}},
+			"service/cart", "service/orphan", "service/pay-api"}},
 		// team_lead only (no Member): the entities of both of the lead's
-		// teams, plus the on-call week the policy gives the lead.
+		// teams where no read permissions are set, the budgets of both
+		// teams (ownedByTeam), and the on-call week the policy gives the
+		// lead; not the secret, whose permissions do not name the lead.
 		{"TeamLeadInTwoTeams", "lead@example.com", []string{"budget/b-check", "budget/b-pay", "incident/inc-1", "incident/inc-2",
-			"oncall/week-2", "secret/key-1", "service/cart", "service/pay-api"}},
+			"oncall/week-2", "service/cart", "service/pay-api"}},
 		{"Admin", "admin@example.com", every},
 		{"CustomAdminRole", "root@example.com", every},
 		{"Moderator", "mod@example.com", []string{"service/cart", "service/orphan", "service/pay-api"}},
@@ -403,5 +408,23 @@ func TestLogin(t *testing.T) {
 	}
 	if login, prop := access.Login(nil); login != "" || prop != "" {
 		t.Errorf("Login(nil) = %q, %q", login, prop)
+	}
+}
+
+// TestBareFields: only rules are rewritten, never a {context: ...} value,
+// and a blueprint's own property of that name wins.
+func TestBareFields(t *testing.T) {
+	has := func(bp, key string) bool { return bp == "squad" && key == "title" }
+	in := map[string]any{"combinator": "and", "rules": []any{
+		map[string]any{"property": "identifier", "operator": "=", "value": map[string]any{"context": "user", "property": "icon"}},
+		map[string]any{"property": "title", "operator": "isNotEmpty"},
+	}}
+	got := access.BareFields(in, []string{"squad"}, has)
+	want := map[string]any{"combinator": "and", "rules": []any{
+		map[string]any{"property": "$identifier", "operator": "=", "value": map[string]any{"context": "user", "property": "icon"}},
+		map[string]any{"property": "title", "operator": "isNotEmpty"},
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

@@ -31,7 +31,11 @@ type caller struct {
 	// admin callers also see the system pages (status, audit log).
 	admin   bool
 	subject access.Subject
-	qc      query.Context
+	// qc binds the {context: ...} values of the caller's searches, widget
+	// datasets and page filters: the caller's _user entity and teams, and
+	// those of its _team entities it may read (a search must not read a
+	// property of a team entity hidden from the caller).
+	qc query.Context
 	// vis selects the readable entities (CompileOptions.Visible); nil when
 	// unrestricted or when nothing is readable.
 	vis *query.Query
@@ -98,17 +102,19 @@ func (s *Server) compileCaller(ctx context.Context, tx *sql.Tx, meta *revMeta, u
 			"or the client's user", user, what)
 	}
 	c := &caller{subject: sub, made: now, admin: meta.rules.Admin(sub)}
-	c.qc = query.Context{User: u, UserTeams: sub.Teams}
+	// The read policy binds against the caller's whole context: its rules
+	// are the catalog's, not the caller's.
+	policyQC := query.Context{User: u, UserTeams: sub.Teams}
 	for _, t := range sub.Teams {
 		te, err := catalogEntity(ctx, tx, catalog.TeamBlueprint, t)
 		if err != nil {
 			return nil, err
 		}
 		if te != nil {
-			c.qc.Teams = append(c.qc.Teams, te)
+			policyQC.Teams = append(policyQC.Teams, te)
 		}
 	}
-	pol, err := meta.rules.Policy(sub, c.qc)
+	pol, err := meta.rules.Policy(sub, policyQC)
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +128,17 @@ func (s *Server) compileCaller(ctx context.Context, tx *sql.Tx, meta *revMeta, u
 		c.where, c.args, err = query.Compile(pol.Query, query.CompileOptions{Now: now, Blueprints: meta.blueprints})
 		if err != nil {
 			return nil, fmt.Errorf("compile read policy of %s: %w", user, err)
+		}
+	}
+	c.qc = query.Context{User: u, UserTeams: sub.Teams}
+	for _, te := range policyQC.Teams {
+		where, args := c.and("e.blueprint = ? AND e.identifier = ?", []any{catalog.TeamBlueprint, te.Identifier})
+		n, err := index.CountTx(ctx, tx, where, args)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			c.qc.Teams = append(c.qc.Teams, te)
 		}
 	}
 	return c, nil

@@ -101,8 +101,9 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Identity is who makes a request. Catalog reads carry it in the request
-// context with Teams resolved from the index; see IdentityFrom.
+// Identity is who makes a request, as its credentials say; see
+// IdentityFrom. What the caller may read follows from the catalog's
+// _user entity of User, as of the revision being read.
 type Identity struct {
 	// Anonymous is set when the server runs without authentication.
 	Anonymous bool
@@ -110,9 +111,6 @@ type Identity struct {
 	ClientID string
 	// User is the e-mail of the _user entity the client acts as.
 	User string
-	// Teams are the identifiers of the user's teams (the _user entity's
-	// team), as of the revision being read.
-	Teams []string
 }
 
 type identityKey struct{}

@@ -36,8 +36,23 @@
 // /v1 request needs it as a Bearer token. Any failure is 401 unauthorized
 // without detail. Without clients, or with Config.Anonymous, the server
 // serves anonymous reads on a loopback address only. The caller's
-// Identity (its user e-mail and teams) is in the request context, and
-// {context: user|userTeams} query values bind to it.
+// Identity (its client and user e-mail) is in the request context.
+//
+// # Who may see what
+//
+// A client acts as a _user entity of the catalog; pkg/access turns the
+// revision's rules and that user into a read policy, compiled once per
+// revision and user into SQL that every read ANDs in and passes to the
+// query compiler as CompileOptions.Visible. An entity the caller may not
+// read does not exist for it: not in lists, counts or searches, not
+// reachable by relatedTo, matchAny or a relation's $title, not on a
+// related walk, not counted in scorecard summaries or widget data; a get
+// of it is the 404 of a missing one. {context: user|userTeams} values bind
+// to the caller's _user entity and the _team entities it may read. A
+// disabled user, or a client whose user the catalog lacks, is 403.
+// Computed properties (mirror, aggregation, calculation) and scorecard
+// results are computed over the whole catalog, as in Port: a mirror of a
+// hidden entity's property shows on the readable entity that mirrors it.
 //
 // # Audit log
 //

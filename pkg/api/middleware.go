@@ -83,12 +83,12 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 }
 
 // authenticate identifies the caller of every /v1 route but the token
-// route, applies the caller's rate limit and bounds the body. Health,
-// readiness, metrics and the webhook (which checks its own signature) are
-// left alone.
+// route, and of /metrics (an Admin's once clients are configured), applies
+// the caller's rate limit and bounds the body. Health, readiness and the
+// webhook (which checks its own signature) are left alone.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/v1/") {
+		if !strings.HasPrefix(r.URL.Path, "/v1/") && r.URL.Path != "/metrics" {
 			next.ServeHTTP(w, r)
 			return
 		}

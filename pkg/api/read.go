@@ -45,10 +45,7 @@ func (s *Server) newReader(ctx context.Context, tx *sql.Tx, revID int64, commit 
 	if err != nil {
 		return nil, err
 	}
-	if !who.unrestricted {
-		id.Teams = who.subject.Teams
-	}
-	return &reader{ctx: withIdentity(ctx, id), tx: tx, revID: revID, commit: commit, meta: meta, id: id, who: who, s: s}, nil
+	return &reader{ctx: ctx, tx: tx, revID: revID, commit: commit, meta: meta, id: id, who: who, s: s}, nil
 }
 
 // readTx runs fn with a reader of the applied revision for the request's
@@ -91,6 +88,12 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, body []byte, fn fu
 		if err != nil {
 			return err
 		}
+		// The caller first: one who may read nothing (a disabled or
+		// unknown user) gets 403 whatever it sends, not a 304.
+		rd, err := s.newReader(r.Context(), tx, revID, commit, id)
+		if err != nil {
+			return err
+		}
 		tag = etag(commit, r, body, id)
 		h := w.Header()
 		h.Set("X-Berth-Revision", commit)
@@ -101,10 +104,6 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, body []byte, fn fu
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && etagMatch(r.Header.Get("If-None-Match"), tag) {
 			notModified = true
 			return nil
-		}
-		rd, err := s.newReader(r.Context(), tx, revID, commit, id)
-		if err != nil {
-			return err
 		}
 		out, err = fn(rd)
 		return err

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/pkg/access"
 	"github.com/berth-dev/berth/pkg/catalog"
 	"github.com/berth-dev/berth/pkg/index"
 	"github.com/berth-dev/berth/pkg/query"
@@ -250,7 +251,7 @@ func (rd *reader) widgetWhere(wd *widget, extra catalog.Query) (string, []any, e
 	}
 	root := &query.Group{Combinator: query.And}
 	for _, p := range parts {
-		raw := rd.bareTeam(p.q, wd.scope).(map[string]any)
+		raw := rd.bareFields(p.q, wd.scope).(map[string]any)
 		q, err := query.Parse(raw, query.WithLimits(rd.s.cfg.QueryLimits))
 		if err == nil {
 			q, err = q.Bind(rd.who.qc)
@@ -266,59 +267,18 @@ func (rd *reader) widgetWhere(wd *widget, extra catalog.Query) (string, []any, e
 	return rd.compileQuery(&query.Query{Root: root}, false)
 }
 
-// bareTeam rewrites the rules on a property named team (as the seed
-// writes page filters and role conditions) to Port's $team meta-property
-// for the blueprints of scope that have no team property of their own.
-func (rd *reader) bareTeam(v any, scope []string) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, it := range x {
-			out[k] = rd.bareTeam(it, scope)
-		}
-		if x["property"] != "team" {
-			return out
-		}
-		var own []any
-		for _, bp := range scope {
-			if rd.hasProperty(bp, "team") {
-				own = append(own, bp)
-			}
-		}
-		switch len(own) {
-		case len(scope):
-			return out
-		case 0:
-			out["property"] = query.MetaTeam
-			return out
-		}
-		meta := maps.Clone(out)
-		meta["property"] = query.MetaTeam
-		return map[string]any{"combinator": "or", "rules": []any{
-			map[string]any{"combinator": "and", "rules": []any{
-				map[string]any{"property": query.MetaBlueprint, "operator": "in", "value": own}, out}},
-			map[string]any{"combinator": "and", "rules": []any{
-				map[string]any{"property": query.MetaBlueprint, "operator": "notIn", "value": own}, meta}},
-		}}
-	case []any:
-		out := make([]any, len(x))
-		for i, it := range x {
-			out[i] = rd.bareTeam(it, scope)
-		}
-		return out
-	}
-	return v
+// bareFields rewrites the seed's bare entity fields (team, title, ...) in
+// page filters and datasets the way role conditions are read
+// (access.BareFields): Port's meta-property for the blueprints of scope
+// without a property of that name.
+func (rd *reader) bareFields(v any, scope []string) any {
+	return access.BareFields(v, scope, rd.hasProperty)
 }
 
 // hasProperty reports whether a blueprint has a property key, stored or
 // computed.
 func (rd *reader) hasProperty(bp, key string) bool {
-	b := rd.meta.blueprints[bp]
-	if b == nil {
-		return false
-	}
-	_, ok := b.Schema.Properties[key]
-	return ok || rd.meta.computed[bp][key]
+	return access.HasProperty(rd.meta.blueprints[bp], key)
 }
 
 // metaColumns are the meta-properties stored as columns of entities.

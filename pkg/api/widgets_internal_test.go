@@ -77,7 +77,7 @@ func TestBareTeam(t *testing.T) {
 			}}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := rd.bareTeam(q, tc.scope)
+			got := rd.bareFields(q, tc.scope)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}

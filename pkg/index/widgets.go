@@ -93,9 +93,12 @@ func GroupCountsTx(ctx context.Context, tx *sql.Tx, where string, args []any, f 
 		sel, from, cond = "'s', wt.team, NULL, count(*), 0, ''", "JOIN entity_teams wt ON wt.entity_id = e.id", "1"
 		group, none = "wt.team", "SELECT 1 FROM entity_teams wt WHERE wt.entity_id = e.id"
 	case FieldRelation:
-		sel = "'s', wr.target_identifier, NULL, count(*), coalesce(max(wr.target_id), 0), coalesce(max(tgt.title), '')"
+		// One group per related entity: two blueprints' relations of one
+		// name may reach entities of the same identifier, which are not
+		// one slice (and one may be hidden from the caller).
+		sel = "'s', wr.target_identifier, NULL, count(*), coalesce(wr.target_id, 0), coalesce(tgt.title, '')"
 		from = "JOIN relations wr ON wr.source_id = e.id LEFT JOIN entities tgt ON tgt.id = wr.target_id"
-		cond, group = "wr.relation = ?", "wr.target_identifier"
+		cond, group = "wr.relation = ?", "wr.target_id, wr.target_identifier"
 		none = "SELECT 1 FROM relations wr WHERE wr.source_id = e.id AND wr.relation = ?"
 		extra = []any{f.Name}
 	case FieldScorecard:
