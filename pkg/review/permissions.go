@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -17,6 +18,7 @@ const (
 	KindRole      = "role"
 	KindBlueprint = "blueprint"
 	KindUser      = "user"
+	KindTeam      = "team"
 )
 
 // Changes a PermissionChange reports.
@@ -34,7 +36,7 @@ type PermissionChange struct {
 	// the role, the user's changed property. For an object the head no
 	// longer has it is the base file, with no line.
 	catalog.Position
-	// Kind is page, role, blueprint or user.
+	// Kind is page, role, blueprint, user or team.
 	Kind       string `json:"kind"`
 	Identifier string `json:"identifier"`
 	// Field is what changed: permissions for a page or a blueprint; for a
@@ -58,7 +60,7 @@ func (p PermissionChange) Describe() string {
 		return fmt.Sprintf("new %s with %s %s", subject, p.Field, p.To)
 	case p.Kind == KindUser && p.Change == ChangeRemoved:
 		return fmt.Sprintf("%s removed (%s %s)", subject, p.Field, p.From)
-	case p.Kind == KindUser:
+	case p.Kind == KindUser || p.Kind == KindTeam:
 		return fmt.Sprintf("%s: %s changed (%s → %s)", subject, p.Field, orNone(p.From), orNone(p.To))
 	case p.Kind == KindBlueprint:
 		return fmt.Sprintf("%s: entity permissions %s", subject, p.Change)
@@ -78,8 +80,11 @@ func orNone(s string) string { return cmp.Or(s, "none") }
 //     compared, whichever files changed: a blueprint's effective
 //     permissions may be set outside its own file;
 //   - _user entities in the changed files (catalog-relative paths; nil
-//     means every file) whose port_role, roles, status, team or GitHub
-//     login changed (one change per field), and users added or removed
+//     means every file) whose port_role, roles, status, team, GitHub login
+//     or a property a read rule takes from the caller ({context: user,
+//     property} or "{{ user.x }}" in a read policy or role condition)
+//     changed (one change per field), _team entities whose property a rule
+//     takes through {context: userTeams, property} changed, and users added or removed
 //     that hold a role other than Member (field roles: port_role and roles
 //     together).
 //
@@ -167,6 +172,19 @@ func PermissionChanges(base, head *catalog.Catalog, changed []string) []Permissi
 // userChanges lists the access changes of _user entities in touched files.
 func userChanges(base, head *catalog.Catalog, touched func(*catalog.Document) bool) []PermissionChange {
 	var out []PermissionChange
+	props := contextProperties(base)
+	for k, v := range contextProperties(head) {
+		props[k] = append(props[k], v...)
+	}
+	fields := []string{"port_role", "roles", "status"}
+	for _, f := range props["user"] {
+		if !slices.Contains(fields, f) && f != "team" && !strings.HasPrefix(f, "$") && f != "identifier" {
+			fields = append(fields, f)
+		}
+	}
+	slices.Sort(fields[3:])
+	fields = slices.Compact(fields)
+	out = append(out, teamChanges(base, head, touched, props["userTeams"])...)
 	for _, u := range head.Entities {
 		if u.Blueprint != catalog.UserBlueprint {
 			continue
@@ -182,7 +200,7 @@ func userChanges(base, head *catalog.Catalog, touched func(*catalog.Document) bo
 			}
 			continue
 		}
-		for _, f := range []string{"port_role", "roles", "status"} {
+		for _, f := range fields {
 			if !reflect.DeepEqual(old.Properties[f], u.Properties[f]) {
 				out = append(out, PermissionChange{Position: keyPos(u.Doc, "properties", f), Kind: KindUser,
 					Identifier: u.Identifier, Field: f, Change: ChangeChanged,
@@ -283,4 +301,76 @@ func isNil(v any) bool {
 		return rv.IsNil()
 	}
 	return false
+}
+
+// contextProperties returns, by context (user or userTeams), the
+// properties the catalog's read rules take from the caller: {context,
+// property} values and "{{ user.x }}" templates in blueprints' read
+// policies and roles' conditions. A change to such a property of a user or
+// a team changes what someone may read.
+func contextProperties(c *catalog.Catalog) map[string][]string {
+	out := map[string][]string{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if ctx, ok := x["context"].(string); ok {
+				if p, _ := x["property"].(string); p != "" {
+					out[ctx] = append(out[ctx], p)
+				}
+			}
+			for _, it := range x {
+				walk(it)
+			}
+		case []any:
+			for _, it := range x {
+				walk(it)
+			}
+		case string:
+			if m := userTemplate.FindStringSubmatch(x); m != nil {
+				out["user"] = append(out["user"], m[1])
+			}
+		}
+	}
+	for _, b := range c.Blueprints {
+		if b.Permissions != nil && b.Permissions.Entities != nil && b.Permissions.Entities.Read != nil {
+			walk(map[string]any(b.Permissions.Entities.Read.Policy))
+		}
+	}
+	for _, r := range c.Roles {
+		for _, p := range r.Permissions {
+			walk(p.Condition)
+		}
+	}
+	return out
+}
+
+// userTemplate is the seed's "{{ user.x }}" value.
+var userTemplate = regexp.MustCompile(`^\{\{\s*user\.([A-Za-z0-9_$@=-]+)\s*\}\}$`)
+
+// teamChanges reports the _team entities in the changed files whose
+// properties that read rules take from a caller's teams ({context:
+// userTeams, property}) changed.
+func teamChanges(base, head *catalog.Catalog, touched func(*catalog.Document) bool, props []string) []PermissionChange {
+	var out []PermissionChange
+	slices.Sort(props)
+	props = slices.Compact(props)
+	for _, t := range head.Entities {
+		if t.Blueprint != catalog.TeamBlueprint || len(props) == 0 {
+			continue
+		}
+		old := base.Entity(t.Key())
+		if old == nil || (!touched(t.Doc) && !touched(old.Doc)) {
+			continue
+		}
+		for _, f := range props {
+			if strings.HasPrefix(f, "$") || f == "identifier" || reflect.DeepEqual(old.Properties[f], t.Properties[f]) {
+				continue
+			}
+			out = append(out, PermissionChange{Position: keyPos(t.Doc, "properties", f), Kind: KindTeam,
+				Identifier: t.Identifier, Field: f, Change: ChangeChanged,
+				From: text(old.Properties[f]), To: text(t.Properties[f])})
+		}
+	}
+	return out
 }
