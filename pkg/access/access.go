@@ -226,7 +226,8 @@ func roleCondition(c map[string]any, blueprints map[string]*catalog.Blueprint, s
 	if _, group := c["combinator"]; !group {
 		c = map[string]any{"combinator": "and", "rules": []any{c}}
 	}
-	return BareFields(c, scope, func(bp, key string) bool { return HasProperty(blueprints[bp], key) }).(map[string]any)
+	has := func(bp, key string) bool { b := blueprints[bp]; return b != nil && b.HasProperty(key) }
+	return BareFields(c, scope, has).(map[string]any)
 }
 
 // bareFields are the entity fields the seed's conditions name without
@@ -286,19 +287,6 @@ func BareFields(v any, scope []string, has func(bp, key string) bool) any {
 		return out
 	}
 	return v
-}
-
-// HasProperty reports whether a blueprint has a property key, stored or
-// computed (calculation, mirror or aggregation); false for nil.
-func HasProperty(b *catalog.Blueprint, key string) bool {
-	if b == nil {
-		return false
-	}
-	_, stored := b.Schema.Properties[key]
-	_, calc := b.CalculationProperties[key]
-	_, mirror := b.MirrorProperties[key]
-	_, agg := b.AggregationProperties[key]
-	return stored || calc || mirror || agg
 }
 
 // Problems returns the catalog's permission rules that could not be used,

@@ -278,7 +278,8 @@ func (rd *reader) bareFields(v any, scope []string) any {
 // hasProperty reports whether a blueprint has a property key, stored or
 // computed.
 func (rd *reader) hasProperty(bp, key string) bool {
-	return access.HasProperty(rd.meta.blueprints[bp], key)
+	b := rd.meta.blueprints[bp]
+	return b != nil && b.HasProperty(key)
 }
 
 // metaColumns are the meta-properties stored as columns of entities.

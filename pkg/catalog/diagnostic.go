@@ -165,4 +165,7 @@ const (
 	CodeDecode          = "decode"
 	// CodeDuplicatePermissions: a blueprint's permissions set in two places.
 	CodeDuplicatePermissions = "duplicate-permissions"
+	// CodeComputedReach: a mirror reads entities with
+	// stricter read permissions (a warning).
+	CodeComputedReach = "computed-reach"
 )

@@ -1,5 +1,10 @@
 package catalog
 
+import (
+	"reflect"
+	"strings"
+)
+
 // applyPermissions gives each blueprint the permissions a roles/ document
 // sets for it, unless the blueprint already has some (from its own file or
 // an earlier document): checkPermissions reports that conflict.
@@ -29,6 +34,45 @@ func (c *Catalog) checkPermissions() Diagnostics {
 			at := b.PermissionsDoc.Pos()
 			diags = append(diags, Errorf(p.Doc.Pos("blueprint"), CodeDuplicatePermissions,
 				"blueprint %q has its permissions set already at %s:%d; keep them in one place", p.Blueprint, at.File, at.Line))
+		}
+	}
+	return append(diags, c.checkComputedReach()...)
+}
+
+// checkComputedReach warns about mirror properties that read a blueprint
+// whose entities are restricted by read permissions the mirroring
+// blueprint does not share: computed properties are computed over the
+// whole catalog, so whoever reads the mirroring entity sees the restricted
+// one's value. (Aggregations only count, which a catalog often means to
+// show: they are left alone.)
+func (c *Catalog) checkComputedReach() Diagnostics {
+	read := func(b *Blueprint) *ReadGrant {
+		if b == nil || b.Permissions == nil || b.Permissions.Entities == nil {
+			return nil
+		}
+		return b.Permissions.Entities.Read
+	}
+	stricter := func(b, t *Blueprint) bool {
+		return t != nil && read(t) != nil && !reflect.DeepEqual(read(t), read(b))
+	}
+	var diags Diagnostics
+	for _, id := range sortedKeys(c.Blueprints) {
+		b := c.Blueprints[id]
+		if b.Doc == nil {
+			continue
+		}
+		for _, name := range sortedKeys(b.MirrorProperties) {
+			t, parts := b, strings.Split(b.MirrorProperties[name].Path, ".")
+			for _, rel := range parts[:len(parts)-1] {
+				if t = c.Blueprints[t.Relations[rel].Target]; t == nil || stricter(b, t) {
+					break
+				}
+			}
+			if stricter(b, t) {
+				diags = append(diags, Warningf(b.Doc.Pos("mirrorProperties", name, "path"), CodeComputedReach,
+					"blueprint %q: mirror property %s reads blueprint %q, whose read permissions %q does not share: "+
+						"whoever reads a %s sees it", id, name, t.Identifier, id, id))
+			}
 		}
 	}
 	return diags
