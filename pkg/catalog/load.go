@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -259,23 +260,28 @@ func readFile(fsys fs.FS, p string, kind Kind, bp string, limits Limits) *File {
 
 var errTooLarge = errors.New("file too large")
 
-func readLimited(fsys fs.FS, p string, max int64) ([]byte, error) {
+func readLimited(fsys fs.FS, p string, limit int64) ([]byte, error) {
 	fh, err := fsys.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	if st, err := fh.Stat(); err == nil && st.Size() > max {
-		return nil, fmt.Errorf("%w: %d bytes, over the limit of %d (raise limits.maxFileBytes in berth.yaml)", errTooLarge, st.Size(), max)
+	var size int64
+	if st, err := fh.Stat(); err == nil {
+		if size = st.Size(); size > limit {
+			return nil, fmt.Errorf("%w: %d bytes, over the limit of %d (raise limits.maxFileBytes in berth.yaml)", errTooLarge, size, limit)
+		}
 	}
-	data, err := io.ReadAll(io.LimitReader(fh, max+1))
-	if err != nil {
+	// Sized from Stat, the buffer is allocated once rather than grown.
+	var buf bytes.Buffer
+	buf.Grow(int(min(max(size, 0), limit)) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(fh, limit+1)); err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%w: over the limit of %d bytes (raise limits.maxFileBytes in berth.yaml)", errTooLarge, max)
+	if int64(buf.Len()) > limit {
+		return nil, fmt.Errorf("%w: over the limit of %d bytes (raise limits.maxFileBytes in berth.yaml)", errTooLarge, limit)
 	}
-	return data, nil
+	return buf.Bytes(), nil
 }
 
 func unwrapPathError(err error) error {
