@@ -24,6 +24,7 @@ import (
 	"github.com/berth-dev/berth/pkg/scorecard"
 	"github.com/berth-dev/berth/pkg/validate"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 )
 
 const outputMarkdown = "markdown"
@@ -181,55 +182,86 @@ func (a *app) check(ctx context.Context, f checkFlags, now time.Time) (*checked,
 		return nil, fmt.Errorf("compile schemas: %w", err)
 	}
 
+	// The base is scored on its own goroutine while the head is validated
+	// and scored: both only read the base's parsed files, which the head
+	// shares.
+	ctx, cancel := context.WithCancel(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	defer func() {
+		cancel()
+		_ = g.Wait()
+	}()
+	timed := a.timer()
+
 	var notes []string
 	var base string
 	var baseCat *catalog.Catalog
+	var baseSide *review.Side
 	var changed []string
 	if f.base != "" {
 		if base, err = repo.Resolve(ctx, f.base); err != nil {
 			return nil, fmt.Errorf("--base: %w", err)
 		}
-		baseCat, changed, err = loadBase(ctx, repo, base, head)
+		baseCat, changed, err = loadBase(ctx, repo, base, head, timed)
 		if err != nil {
 			a.log.Warn("check: cannot load the base; checking the head alone", "base", f.base, "err", err)
 			notes = append(notes, fmt.Sprintf("The base %s could not be loaded (%v), so the head is checked alone.", f.base, err))
 			baseCat, changed = nil, nil
+		} else {
+			g.Go(func() error {
+				start := time.Now()
+				s, _, err := scoreSide(gctx, baseCat, now)
+				baseSide = &s
+				a.log.Debug("check: score base", "took", time.Since(start).Round(time.Millisecond))
+				return err
+			})
 		}
 	}
 
 	opts := validate.Options{Workers: f.workers}
 	var res *validate.Result
 	if baseCat != nil {
-		res, err = validate.Changed(ctx, v, baseCat, headFS, changed, opts)
+		res, err = validate.Changed(gctx, v, baseCat, headFS, changed, opts)
 	} else {
-		res, err = validate.Run(ctx, v, headFS, opts)
+		res, err = validate.Run(gctx, v, headFS, opts)
 	}
 	if err != nil {
 		return nil, err
 	}
+	timed("validate head")
 	diags := res.Diagnostics
 
-	headSide, ds, err := scoreSide(ctx, res.Catalog, now)
+	headSide, ds, err := scoreSide(gctx, res.Catalog, now)
 	if err != nil {
 		return nil, err
 	}
-	diags = append(diags, ds...).Sort()
-	in := review.Input{Head: headSide, Diagnostics: diags, Changed: changed, Now: now, Notes: notes}
-	if baseCat != nil {
-		baseSide, _, err := scoreSide(ctx, baseCat, now)
-		if err != nil {
-			return nil, err
-		}
-		in.Base = &baseSide
+	timed("score head")
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
+	timed("score base (wait)")
+	diags = append(diags, ds...).Sort()
+	in := review.Input{Head: headSide, Diagnostics: diags, Changed: changed, Now: now, Notes: notes, Base: baseSide}
 	rep := review.Compare(in)
 	rep.Base, rep.Head = base, head
+	timed("compare")
 	return &checked{report: rep, dir: dir, head: headSide}, nil
+}
+
+// timer returns a function that logs, at debug level, how long a step of
+// check took since the previous one.
+func (a *app) timer() func(step string) {
+	last := time.Now()
+	return func(step string) {
+		now := time.Now()
+		a.log.Debug("check: "+step, "took", now.Sub(last).Round(time.Millisecond))
+		last = now
+	}
 }
 
 // loadBase reads the base commit without CUE (it was valid when merged)
 // and lists the catalog paths changed between base and head.
-func loadBase(ctx context.Context, repo *gitsource.Repo, base, head string) (*catalog.Catalog, []string, error) {
+func loadBase(ctx context.Context, repo *gitsource.Repo, base, head string, timed func(string)) (*catalog.Catalog, []string, error) {
 	fsys, err := repo.FS(ctx, base)
 	if err != nil {
 		return nil, nil, err
@@ -238,11 +270,14 @@ func loadBase(ctx context.Context, repo *gitsource.Repo, base, head string) (*ca
 	if err != nil {
 		return nil, nil, err
 	}
+	timed("load base")
 	cat.Build()
+	timed("build base")
 	chs, err := repo.Changes(ctx, base, head)
 	if err != nil {
 		return nil, nil, err
 	}
+	timed("changes")
 	changed := make([]string, 0, len(chs))
 	for _, c := range chs {
 		changed = append(changed, c.Path)
