@@ -251,7 +251,9 @@ func readFile(fsys fs.FS, p string, kind Kind, bp string, limits Limits) *File {
 		f.Source = data
 		return f
 	}
-	f.Docs, f.Diags = ParseFile(p, data, kind, limits)
+	f.Docs, f.Diags = parseFile(p, data, kind, limits, func() ([]byte, error) {
+		return readLimited(fsys, p, limits.MaxFileBytes)
+	})
 	for _, d := range f.Docs {
 		d.Blueprint = bp
 	}
