@@ -205,7 +205,7 @@ func (w *worker) blueprint(b *catalog.Blueprint) compiledBlueprint {
 		f, l := fv.LookupPath(cue.ParsePath("#F")), fv.LookupPath(cue.ParsePath("#L"))
 		if fv.Err() == nil && f.Err() == nil && l.Err() == nil {
 			c.memo = &memo{fields: f, byField: map[string]cue.Value{}, lists: l, byList: map[string]cue.Value{},
-				shapes: map[string]bool{}, values: map[string]bool{}, class: class}
+				shapes: map[string]bool{}, values: map[verdictKey]bool{}, class: class, classes: map[string]int32{}}
 		}
 	}
 	w.bps[src] = c

@@ -3,6 +3,7 @@ package schema
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,8 +28,20 @@ type memo struct {
 	lists   cue.Value            // #L: [...D] for each definition D of #F
 	byList  map[string]cue.Value // field key → its list definition
 	shapes  map[string]bool      // shape signature → valid
-	values  map[string]bool      // class key (see fieldKey) → valid
+	values  map[verdictKey]bool  // see fieldKey
 	class   map[string]fieldClass
+	// classes numbers the distinct constraints, for verdictKey.
+	classes map[string]int32
+}
+
+// verdictKey is what a verdict is memoised under: a field's constraint (by
+// number) and what of the value the verdict depends on. It is a struct
+// rather than a string so that looking up a value allocates nothing.
+type verdictKey struct {
+	class int32
+	tag   byte   // 's' string, 'i' integer, 'f' float, 'b' bool, 'j' JSON, 't' JSON type, 'l' length in runes
+	s     string // the string, the JSON or the JSON type
+	n     uint64 // the number, the bool or the length
 }
 
 // fieldClass says what CUE's verdict on a field's value depends on.
@@ -157,22 +170,6 @@ func shapeKey(v map[string]any) string {
 	return b.String()
 }
 
-// valueKey identifies a value for the memo.
-func valueKey(v any) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return "s" + x, true
-	case bool:
-		return "b" + strconv.FormatBool(x), true
-	case int64:
-		return "n" + strconv.FormatInt(x, 10), true
-	case float64:
-		return "n" + strconv.FormatFloat(x, 'g', -1, 64), true
-	}
-	b, err := json.Marshal(v)
-	return "j" + string(b), err == nil
-}
-
 func jsonKind(v any) string {
 	switch v.(type) {
 	case string:
@@ -190,24 +187,51 @@ func jsonKind(v any) string {
 }
 
 // fieldKey is the memo key of value x of field: its class's constraint and
-// what the verdict depends on.
-func (m *memo) fieldKey(field string, x any) (string, bool) {
-	c, ok := m.class[field]
-	if !ok {
+// what the verdict depends on. ok is false for a value that cannot be
+// keyed (it is then checked in full).
+func (m *memo) fieldKey(field string, x any) (k verdictKey, ok bool) {
+	c, known := m.class[field]
+	if !known {
 		c = fieldClass{constraint: field, kind: byValue} // not in #F: judged invalid
 	}
-	key := c.constraint + "\x00" + string(c.kind)
+	id, numbered := m.classes[c.constraint]
+	if !numbered {
+		id = int32(len(m.classes))
+		m.classes[c.constraint] = id
+	}
+	k.class = id
 	switch c.kind {
 	case byType:
-		return key + jsonKind(x), true
+		k.tag, k.s = 't', jsonKind(x)
+		return k, true
 	case byLength:
 		if s, ok := x.(string); ok {
-			return key + strconv.Itoa(utf8.RuneCountInString(s)), true
+			k.tag, k.n = 'l', uint64(utf8.RuneCountInString(s))
+		} else {
+			k.tag, k.s = 't', jsonKind(x)
 		}
-		return key + jsonKind(x), true
+		return k, true
 	}
-	vk, ok := valueKey(x)
-	return key + vk, ok
+	switch x := x.(type) {
+	case string:
+		k.tag, k.s = 's', x
+	case bool:
+		k.tag = 'b'
+		if x {
+			k.n = 1
+		}
+	case int64:
+		k.tag, k.n = 'i', uint64(x)
+	case float64:
+		k.tag, k.n = 'f', math.Float64bits(x)
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return k, false
+		}
+		k.tag, k.s = 'j', string(b)
+	}
+	return k, true
 }
 
 // eachField calls fn with every field value of entity value v that the
@@ -319,11 +343,11 @@ const primeWindow = 4096
 // Fields judged by type or length are left to known: they have few keys.
 func (w *worker) prime(ms []*memo, vs []map[string]any) {
 	type batch struct {
-		keys []string
+		keys []verdictKey
 		vals []any
 	}
 	pending := map[*memo]map[string]*batch{}
-	queued := map[string]bool{}
+	queued := map[verdictKey]bool{}
 	for i, v := range vs {
 		m := ms[i]
 		if m == nil {
@@ -367,7 +391,7 @@ func (w *worker) prime(ms []*memo, vs []map[string]any) {
 }
 
 // judgeBatch records CUE's verdict on each of vals, by keys.
-func (w *worker) judgeBatch(m *memo, field string, keys []string, vals []any) {
+func (w *worker) judgeBatch(m *memo, field string, keys []verdictKey, vals []any) {
 	if len(vals) == 1 {
 		m.values[keys[0]] = w.judge(m, field, vals[0])
 		return

@@ -90,8 +90,9 @@ func TestWorker_Prime(t *testing.T) {
 				t.Errorf("only %d values primed", judged)
 			}
 			// Relation targets share the identifiers' verdicts.
-			if k1, _ := m.fieldKey("identifier", "e-5"); k1 != func() string { k, _ := m.fieldKey("r", "e-5"); return k }() {
-				t.Errorf("identifier and relation target keys differ: %q", k1)
+			k1, _ := m.fieldKey("identifier", "e-5")
+			if k2, _ := m.fieldKey("r", "e-5"); k1 != k2 {
+				t.Errorf("identifier and relation target keys differ: %v, %v", k1, k2)
 			}
 		})
 	}
