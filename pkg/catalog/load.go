@@ -105,96 +105,103 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Catalog, error) {
 		}
 	}
 
+	// The walk feeds the files it finds to a reader per core as it goes,
+	// so parsing starts with the first file rather than after the last.
 	type job struct {
 		path string
 		kind Kind
 		bp   string
 	}
-	var jobs []job
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr
-		}
-		if err != nil {
-			diags = append(diags, Errorf(Position{File: p}, CodeRead, "%v", unwrapPathError(err)))
-			if d != nil && d.IsDir() {
-				return fs.SkipDir
+	jobs := make(chan job, 1024)
+	var walkErr error
+	go func() {
+		defer close(jobs)
+		walkErr = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
 			}
-			return nil
-		}
-		if p == "." {
-			return nil
-		}
-		name := d.Name()
-		if strings.HasPrefix(name, ".") || name == "testdata" && d.IsDir() {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			if !strings.Contains(p, "/") {
-				if _, known := folderKinds[p]; !known {
-					diags = append(diags, Warningf(Position{File: p}, CodeUnknownFile,
-						"folder %s/ is not part of the catalog layout and is ignored", p))
+			if err != nil {
+				diags = append(diags, Errorf(Position{File: p}, CodeRead, "%v", unwrapPathError(err)))
+				if d != nil && d.IsDir() {
 					return fs.SkipDir
 				}
-			}
-			return nil
-		}
-		if p == cfgPath {
-			return nil
-		}
-		kind, bp, ok := KindOf(p)
-		if !ok {
-			if isCatalogExt(p) {
-				diags = append(diags, Warningf(Position{File: p}, CodeUnknownFile,
-					"file is outside the catalog folders (%s) and is ignored", strings.Join(knownFolders(), ", ")))
-			}
-			return nil
-		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			if dg, ok := checkSymlink(fsys, p); !ok {
-				diags = append(diags, dg)
 				return nil
 			}
-		}
-		jobs = append(jobs, job{p, kind, bp})
-		return nil
-	})
-	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-		return nil, err
-	}
-	if err != nil {
-		return nil, fmt.Errorf("walk catalog: %w", err)
-	}
+			if p == "." {
+				return nil
+			}
+			name := d.Name()
+			if strings.HasPrefix(name, ".") || name == "testdata" && d.IsDir() {
+				if d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if d.IsDir() {
+				if !strings.Contains(p, "/") {
+					if _, known := folderKinds[p]; !known {
+						diags = append(diags, Warningf(Position{File: p}, CodeUnknownFile,
+							"folder %s/ is not part of the catalog layout and is ignored", p))
+						return fs.SkipDir
+					}
+				}
+				return nil
+			}
+			if p == cfgPath {
+				return nil
+			}
+			kind, bp, ok := KindOf(p)
+			if !ok {
+				if isCatalogExt(p) {
+					diags = append(diags, Warningf(Position{File: p}, CodeUnknownFile,
+						"file is outside the catalog folders (%s) and is ignored", strings.Join(knownFolders(), ", ")))
+				}
+				return nil
+			}
+			if d.Type()&fs.ModeSymlink != 0 {
+				if dg, ok := checkSymlink(fsys, p); !ok {
+					diags = append(diags, dg)
+					return nil
+				}
+			}
+			select {
+			case jobs <- job{p, kind, bp}:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
 
-	// Read and parse on every core; results keep the walk's order.
-	parsed := make([]*File, len(jobs))
-	var next, done atomic.Int64
+	var mu sync.Mutex
+	var done atomic.Int64
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(1, len(jobs))) {
+	for range max(1, runtime.GOMAXPROCS(0)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(jobs) || ctx.Err() != nil {
-					return
+			var local []*File
+			for j := range jobs {
+				if ctx.Err() != nil {
+					continue // drain: the walk stops soon
 				}
-				j := jobs[i]
-				parsed[i] = readFile(fsys, j.path, j.kind, j.bp, limits)
+				local = append(local, readFile(fsys, j.path, j.kind, j.bp, limits))
 				if n := done.Add(1); opts.Progress != nil && n%1024 == 0 {
 					opts.Progress(int(n))
 				}
 			}
+			mu.Lock()
+			files = append(files, local...)
+			mu.Unlock()
 		}()
 	}
-	wg.Wait()
+	wg.Wait() // the walk has ended too: it closed jobs
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	files = append(files, parsed...)
+	if walkErr != nil {
+		return nil, fmt.Errorf("walk catalog: %w", walkErr)
+	}
 	cat := New(files)
 	cat.Diags = append(cat.Diags, diags...)
 	return cat, nil
