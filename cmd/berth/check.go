@@ -8,20 +8,15 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"reflect"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/pkg/catalog"
 	"github.com/berth-dev/berth/pkg/checks"
-	"github.com/berth-dev/berth/pkg/compute"
 	"github.com/berth-dev/berth/pkg/gitsource"
-	"github.com/berth-dev/berth/pkg/query"
 	"github.com/berth-dev/berth/pkg/review"
 	"github.com/berth-dev/berth/pkg/schema"
-	"github.com/berth-dev/berth/pkg/scorecard"
 	"github.com/berth-dev/berth/pkg/validate"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -54,7 +49,10 @@ directory --dir) through every layer, then compares it with --base: entities add
 changed (with the properties that changed) and removed, scorecard levels that went up
 or down, rules newly failing or passing, and the quality gates of the head's berth.yaml.
 Only the files changed between base and head are validated again with CUE; the base is
-read without CUE, as it was valid when merged. Without --base the head is checked alone.
+read without CUE, as it was valid when merged. When only entity files changed, computed
+properties and scorecards are evaluated again only for the entities the change affects
+(and their warnings reported for those); the others keep the base's results. Without
+--base the head is checked alone.
 
 REFs are anything git rev-parse reads: a branch, origin/main, HEAD, HEAD~1, a tag or a
 (short) commit hash. Uncommitted changes are not seen.
@@ -196,7 +194,7 @@ func (a *app) check(ctx context.Context, f checkFlags, now time.Time) (*checked,
 	var notes []string
 	var base string
 	var baseCat *catalog.Catalog
-	var baseSide *review.Side
+	var baseScored scored
 	var changed []string
 	if f.base != "" {
 		if base, err = repo.Resolve(ctx, f.base); err != nil {
@@ -210,8 +208,8 @@ func (a *app) check(ctx context.Context, f checkFlags, now time.Time) (*checked,
 		} else {
 			g.Go(func() error {
 				start := time.Now()
-				s, _, err := scoreSide(gctx, baseCat, now)
-				baseSide = &s
+				var err error
+				baseScored, err = scoreSide(gctx, baseCat, now)
 				a.log.Debug("check: score base", "took", time.Since(start).Round(time.Millisecond))
 				return err
 			})
@@ -231,21 +229,35 @@ func (a *app) check(ctx context.Context, f checkFlags, now time.Time) (*checked,
 	timed("validate head")
 	diags := res.Diagnostics
 
-	headSide, ds, err := scoreSide(gctx, res.Catalog, now)
-	if err != nil {
-		return nil, err
+	// With a base, the head is scored from the base's scores where the
+	// change allows: only the entities it affects are evaluated again.
+	// (Wait cancels gctx: what follows uses ctx.)
+	var headScored scored
+	rescored := false
+	if baseCat != nil {
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+		timed("score base (wait)")
+		if headScored, rescored, err = scoreChange(ctx, baseScored, baseCat, res.Catalog, changed, now); err != nil {
+			return nil, err
+		}
+	}
+	if !rescored {
+		if headScored, err = scoreSide(ctx, res.Catalog, now); err != nil {
+			return nil, err
+		}
 	}
 	timed("score head")
-	if err := g.Wait(); err != nil {
-		return nil, err
+	diags = append(diags, headScored.diags...).Sort()
+	in := review.Input{Head: headScored.side, Diagnostics: diags, Changed: changed, Now: now, Notes: notes}
+	if baseCat != nil {
+		in.Base = &baseScored.side
 	}
-	timed("score base (wait)")
-	diags = append(diags, ds...).Sort()
-	in := review.Input{Head: headSide, Diagnostics: diags, Changed: changed, Now: now, Notes: notes, Base: baseSide}
 	rep := review.Compare(in)
 	rep.Base, rep.Head = base, head
 	timed("compare")
-	return &checked{report: rep, dir: dir, head: headSide}, nil
+	return &checked{report: rep, dir: dir, head: headScored.side}, nil
 }
 
 // timer returns a function that logs, at debug level, how long a step of
@@ -286,55 +298,6 @@ func loadBase(ctx context.Context, repo *gitsource.Repo, base, head string, time
 		}
 	}
 	return cat, changed, nil
-}
-
-// scoreSide computes the catalog's computed properties and evaluates its
-// scorecards with them. Scorecards that do not compile are reported and
-// left out.
-func scoreSide(ctx context.Context, cat *catalog.Catalog, now time.Time) (review.Side, catalog.Diagnostics, error) {
-	side := review.Side{Catalog: cat}
-	prog, diags := compute.CompileWith(cat, compute.Options{Filter: queryFilter(cat, now), Now: func() time.Time { return now }})
-	values, ds, err := prog.Evaluate(ctx, cat, nil)
-	if err != nil {
-		return side, nil, err
-	}
-	diags = append(diags, ds...)
-	side.Property = func(e *catalog.Entity, key string) (any, bool) {
-		v, ok := values[e.Key()][key]
-		return v, ok
-	}
-	sp, ds := scorecard.Compile(cat)
-	diags = append(diags, ds...)
-	ev, err := sp.Evaluate(ctx, cat, scorecard.Options{Now: now, Property: side.Property})
-	if err != nil {
-		return side, nil, err
-	}
-	side.Scores = ev
-	return side, diags, nil
-}
-
-// queryFilter evaluates aggregation queries with the query engine, parsing
-// each query once.
-func queryFilter(cat *catalog.Catalog, now time.Time) func(catalog.Query, *catalog.Entity) (bool, error) {
-	var mu sync.Mutex
-	parsed := map[uintptr]*query.Query{}
-	env := &query.Env{Catalog: cat, Now: now}
-	return func(q catalog.Query, e *catalog.Entity) (bool, error) {
-		k := reflect.ValueOf(q).Pointer()
-		mu.Lock()
-		pq, ok := parsed[k]
-		mu.Unlock()
-		if !ok {
-			var err error
-			if pq, err = query.Parse(q); err != nil {
-				return false, err
-			}
-			mu.Lock()
-			parsed[k] = pq
-			mu.Unlock()
-		}
-		return pq.Eval(env, e)
-	}
 }
 
 // repoRoot finds the Git repository holding dir (walking up as git does)
