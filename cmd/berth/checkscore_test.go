@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
-	"maps"
 	"context"
+	"maps"
 	"reflect"
 	"regexp"
 	"slices"
