@@ -263,6 +263,15 @@ func readFile(fsys fs.FS, p string, kind Kind, bp string, limits Limits) *File {
 	})
 	for _, d := range f.Docs {
 		d.Blueprint = bp
+		if kind == KindEntity {
+			// Decoded here, on the reader's core, rather than in Build;
+			// a document that does not decode is decoded again there,
+			// which reports why.
+			var discard Diagnostics
+			if e, ok := decodeEntity(d, &discard); ok {
+				d.entity = e
+			}
+		}
 	}
 	return f
 }
