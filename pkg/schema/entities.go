@@ -66,6 +66,7 @@ func (v *Validator) ValidateEntities(ctx context.Context, cat *catalog.Catalog, 
 				return
 			}
 			defer v.put(w)
+			defer w.forgetValues()
 			var local catalog.Diagnostics
 			localBad := map[string]bool{}
 			memos := make([]*memo, primeWindow)

@@ -418,6 +418,19 @@ func (m *memo) listDef(field string) (cue.Value, bool) {
 	return l, l.Exists()
 }
 
+// forgetValues drops the verdicts on field values once a validation is
+// done, keeping those on shapes: a catalog's values are mostly seen once,
+// and holding a verdict on each (tens of MB at 100k entities) through what
+// follows a validation, an index write say, cost more in garbage collection
+// than judging the few values of a later commit again.
+func (w *worker) forgetValues() {
+	for _, c := range w.bps {
+		if c.memo != nil && len(c.memo.values) > 0 {
+			c.memo.values = map[verdictKey]bool{}
+		}
+	}
+}
+
 // learn records a value the full check found valid: its shape and fields.
 func (w *worker) learn(m *memo, v map[string]any) {
 	m.shapes[shapeKey(v)] = true
