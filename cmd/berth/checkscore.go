@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"maps"
-	"reflect"
-	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/pkg/catalog"
@@ -117,29 +115,5 @@ func score(ctx context.Context, cat *catalog.Catalog, now time.Time, only map[ca
 }
 
 func computeOptions(cat *catalog.Catalog, now time.Time) compute.Options {
-	return compute.Options{Filter: queryFilter(cat, now), Now: func() time.Time { return now }}
-}
-
-// queryFilter evaluates aggregation queries with the query engine, parsing
-// each query once.
-func queryFilter(cat *catalog.Catalog, now time.Time) func(catalog.Query, *catalog.Entity) (bool, error) {
-	var mu sync.Mutex
-	parsed := map[uintptr]*query.Query{}
-	env := &query.Env{Catalog: cat, Now: now}
-	return func(q catalog.Query, e *catalog.Entity) (bool, error) {
-		k := reflect.ValueOf(q).Pointer()
-		mu.Lock()
-		pq, ok := parsed[k]
-		mu.Unlock()
-		if !ok {
-			var err error
-			if pq, err = query.Parse(q); err != nil {
-				return false, err
-			}
-			mu.Lock()
-			parsed[k] = pq
-			mu.Unlock()
-		}
-		return pq.Eval(env, e)
-	}
+	return compute.Options{Filter: query.MatcherAt(cat, now), Now: func() time.Time { return now }}
 }

@@ -85,33 +85,11 @@ func KindOf(p string) (kind Kind, blueprint string, ok bool) {
 // Catalog is never nil. The returned error is non-nil only when the tree
 // itself cannot be listed or ctx is done.
 func Load(ctx context.Context, fsys fs.FS, opts Options) (*Catalog, error) {
-	var files []*File
 	var diags Diagnostics
-	limits := opts.Limits
-
-	// berth.yaml comes first: its limits apply to every other file.
-	cfgPath := ""
-	for _, name := range []string{ConfigFile, "berth.yml"} {
-		if _, err := fs.Stat(fsys, name); err == nil {
-			cfgPath = name
-			break
-		}
-	}
-	if cfgPath != "" {
-		f := readFile(fsys, cfgPath, KindConfig, "", limits)
-		files = append(files, f)
-		if cfg, _ := decodeConfig(f); cfg != nil {
-			limits = mergeLimits(limits, cfg.Limits)
-		}
-	}
+	files, cfgPath, limits := readConfig(fsys, opts.Limits)
 
 	// The walk feeds the files it finds to a reader per core as it goes,
 	// so parsing starts with the first file rather than after the last.
-	type job struct {
-		path string
-		kind Kind
-		bp   string
-	}
 	jobs := make(chan job, 1024)
 	var walkErr error
 	go func() {
@@ -120,52 +98,15 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Catalog, error) {
 			if cerr := ctx.Err(); cerr != nil {
 				return cerr
 			}
-			if err != nil {
-				diags = append(diags, Errorf(Position{File: p}, CodeRead, "%v", unwrapPathError(err)))
-				if d != nil && d.IsDir() {
-					return fs.SkipDir
-				}
-				return nil
+			j, read, dg, werr := visit(fsys, cfgPath, p, d, err)
+			if dg != nil {
+				diags = append(diags, *dg)
 			}
-			if p == "." {
-				return nil
-			}
-			name := d.Name()
-			if strings.HasPrefix(name, ".") || name == "testdata" && d.IsDir() {
-				if d.IsDir() {
-					return fs.SkipDir
-				}
-				return nil
-			}
-			if d.IsDir() {
-				if !strings.Contains(p, "/") {
-					if _, known := folderKinds[p]; !known {
-						diags = append(diags, Warningf(Position{File: p}, CodeUnknownFile,
-							"folder %s/ is not part of the catalog layout and is ignored", p))
-						return fs.SkipDir
-					}
-				}
-				return nil
-			}
-			if p == cfgPath {
-				return nil
-			}
-			kind, bp, ok := KindOf(p)
-			if !ok {
-				if isCatalogExt(p) {
-					diags = append(diags, Warningf(Position{File: p}, CodeUnknownFile,
-						"file is outside the catalog folders (%s) and is ignored", strings.Join(knownFolders(), ", ")))
-				}
-				return nil
-			}
-			if d.Type()&fs.ModeSymlink != 0 {
-				if dg, ok := checkSymlink(fsys, p); !ok {
-					diags = append(diags, dg)
-					return nil
-				}
+			if !read {
+				return werr
 			}
 			select {
-			case jobs <- job{p, kind, bp}:
+			case jobs <- j:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
@@ -205,6 +146,82 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Catalog, error) {
 	cat := New(files)
 	cat.Diags = append(cat.Diags, diags...)
 	return cat, nil
+}
+
+// readConfig reads berth.yaml (or berth.yml), which comes first: its limits
+// apply to every other file. It returns the file read, if any, its path,
+// and limits merged with the file's.
+func readConfig(fsys fs.FS, limits Limits) (files []*File, cfgPath string, merged Limits) {
+	for _, name := range []string{ConfigFile, "berth.yml"} {
+		if _, err := fs.Stat(fsys, name); err == nil {
+			cfgPath = name
+			break
+		}
+	}
+	if cfgPath == "" {
+		return nil, "", limits
+	}
+	f := readFile(fsys, cfgPath, KindConfig, "", limits)
+	if cfg, _ := decodeConfig(f); cfg != nil {
+		limits = mergeLimits(limits, cfg.Limits)
+	}
+	return []*File{f}, cfgPath, limits
+}
+
+// job is a catalog file to read.
+type job struct {
+	path string
+	kind Kind
+	bp   string
+}
+
+// visit decides what Load does with the walk's entry p (d and err as
+// fs.WalkDir gives them): read it as a catalog file, report it, skip it or
+// its folder. walkErr is what the walk function returns when the file is not
+// read.
+func visit(fsys fs.FS, cfgPath, p string, d fs.DirEntry, err error) (j job, read bool, diag *Diagnostic, walkErr error) {
+	if err != nil {
+		dg := Errorf(Position{File: p}, CodeRead, "%v", unwrapPathError(err))
+		if d != nil && d.IsDir() {
+			return j, false, &dg, fs.SkipDir
+		}
+		return j, false, &dg, nil
+	}
+	if p == "." {
+		return j, false, nil, nil
+	}
+	name := d.Name()
+	if strings.HasPrefix(name, ".") || name == "testdata" && d.IsDir() {
+		if d.IsDir() {
+			return j, false, nil, fs.SkipDir
+		}
+		return j, false, nil, nil
+	}
+	if d.IsDir() {
+		if _, known := folderKinds[p]; !known && !strings.Contains(p, "/") {
+			dg := Warningf(Position{File: p}, CodeUnknownFile, "folder %s/ is not part of the catalog layout and is ignored", p)
+			return j, false, &dg, fs.SkipDir
+		}
+		return j, false, nil, nil
+	}
+	if p == cfgPath {
+		return j, false, nil, nil
+	}
+	kind, bp, ok := KindOf(p)
+	if !ok {
+		if isCatalogExt(p) {
+			dg := Warningf(Position{File: p}, CodeUnknownFile,
+				"file is outside the catalog folders (%s) and is ignored", strings.Join(knownFolders(), ", "))
+			return j, false, &dg, nil
+		}
+		return j, false, nil, nil
+	}
+	if d.Type()&fs.ModeSymlink != 0 {
+		if dg, ok := checkSymlink(fsys, p); !ok {
+			return j, false, &dg, nil
+		}
+	}
+	return job{p, kind, bp}, true, nil, nil
 }
 
 func isCatalogExt(p string) bool {

@@ -14,67 +14,25 @@ import (
 )
 
 // serialLoad is Load as it was before the walk was streamed to parallel
-// readers: walk everything, then read each file in walk order. It is the
-// oracle TestLoad_SameAsSerial compares Load with.
+// readers: walk everything, then read each file in walk order, on one
+// goroutine. It is the oracle TestLoad_SameAsSerial compares Load with.
 func serialLoad(fsys fs.FS) (*Catalog, error) {
-	var files []*File
 	var diags Diagnostics
-	limits := Limits{}
-	cfgPath := ""
-	for _, name := range []string{ConfigFile, "berth.yml"} {
-		if _, err := fs.Stat(fsys, name); err == nil {
-			cfgPath = name
-			break
-		}
-	}
-	if cfgPath != "" {
-		f := readFile(fsys, cfgPath, KindConfig, "", limits)
-		files = append(files, f)
-		if cfg, _ := decodeConfig(f); cfg != nil {
-			limits = mergeLimits(limits, cfg.Limits)
-		}
-	}
+	files, cfgPath, limits := readConfig(fsys, Limits{})
+	var jobs []job
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-			diags = append(diags, Errorf(Position{File: p}, CodeRead, "%v", unwrapPathError(err)))
-			if d != nil && d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		case p == ".":
-			return nil
-		case strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" && d.IsDir():
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		case d.IsDir():
-			if _, known := folderKinds[p]; !strings.Contains(p, "/") && !known {
-				diags = append(diags, Warningf(Position{File: p}, CodeUnknownFile, "folder %s/ is not part of the catalog layout and is ignored", p))
-				return fs.SkipDir
-			}
-			return nil
-		case p == cfgPath:
-			return nil
+		j, read, dg, werr := visit(fsys, cfgPath, p, d, err)
+		if dg != nil {
+			diags = append(diags, *dg)
 		}
-		kind, bp, ok := KindOf(p)
-		if !ok {
-			if isCatalogExt(p) {
-				diags = append(diags, Warningf(Position{File: p}, CodeUnknownFile,
-					"file is outside the catalog folders (%s) and is ignored", strings.Join(knownFolders(), ", ")))
-			}
-			return nil
+		if read {
+			jobs = append(jobs, j)
 		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			if dg, ok := checkSymlink(fsys, p); !ok {
-				diags = append(diags, dg)
-				return nil
-			}
-		}
-		files = append(files, readFile(fsys, p, kind, bp, limits))
-		return nil
+		return werr
 	})
+	for _, j := range jobs {
+		files = append(files, readFile(fsys, j.path, j.kind, j.bp, limits))
+	}
 	if err != nil {
 		return nil, err
 	}
