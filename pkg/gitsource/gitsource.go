@@ -87,8 +87,9 @@ type Commit struct {
 
 // Repo is an opened source: a local repository read in place, or the bare
 // clone of a remote in the data directory. A Repo is safe for concurrent
-// use; go-git's object store is not, so object reads are serialised, and a
-// Fetch in progress holds reads of older commits until it ends. Two
+// use; go-git's object store is not, so reads of commits and trees are
+// serialised (blobs are read in parallel, through a pool of stores of their
+// own), and a Fetch in progress holds those reads until it ends. Two
 // processes should not share one DataDir clone.
 type Repo struct {
 	opts   Options
