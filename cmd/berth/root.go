@@ -116,6 +116,12 @@ func args(v cobra.PositionalArgs) cobra.PositionalArgs {
 	}
 }
 
+// Soft memory limits, see tuneGC.
+const (
+	memoryLimit      = 900 << 20
+	checkMemoryLimit = 1536 << 20
+)
+
 // tuneGC trades memory for speed: validation allocates many short-lived
 // CUE values, and the default GOGC=100 spends a third of the time in the
 // collector. GOGC=400 under a 900 MiB soft memory limit keeps a 100k-entity
@@ -124,8 +130,13 @@ func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+	setMemoryLimit(memoryLimit)
+}
+
+// setMemoryLimit sets the soft memory limit unless GOMEMLIMIT does.
+func setMemoryLimit(n int64) {
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(900 << 20)
+		debug.SetMemoryLimit(n)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Kind names the sort of object a document holds; it follows from the folder
@@ -47,10 +48,43 @@ type Document struct {
 	// prefix is prepended to lookups: a document split out of a list or a
 	// wrapper object keeps the positions of the whole file.
 	prefix string
-	pos    *posIndex
+	// root is where the document's value starts, when rootKnown.
+	root      span
+	rootKnown bool
+	// lazy finds the positions below the root, in the YAML document at
+	// place stream of the file's stream.
+	lazy   *filePos
+	stream int
 	// entity caches the decoded entity: Value never changes after parsing,
 	// so a catalog rebuilt from the same documents reuses it.
 	entity *Entity
+}
+
+// filePos finds the positions of a file's values by parsing the file again,
+// once, when a document of the file is first asked for a position below its
+// root. The file's content never changes under a catalog (a commit's tree,
+// or a directory read seconds before); should it have, positions degrade to
+// the document's root.
+type filePos struct {
+	file   string
+	kind   Kind
+	limits Limits
+	once   sync.Once
+	read   func() ([]byte, error)
+	byDoc  map[int]*posIndex
+}
+
+func (f *filePos) index(stream int) *posIndex {
+	if f == nil {
+		return nil
+	}
+	f.once.Do(func() {
+		if data, err := f.read(); err == nil {
+			f.byDoc = positionsOf(f.file, data, f.kind, f.limits)
+		}
+		f.read = nil
+	})
+	return f.byDoc[stream]
 }
 
 // posIndex maps paths to spans compactly: sorted 64-bit FNV-1a hashes of
@@ -120,16 +154,23 @@ func joinPath(prefix string, path []string) string {
 // missing required field, it returns the position of the nearest ancestor's
 // key, so the message points at the object that lacks the field.
 func (d *Document) Pos(path ...string) Position {
-	for i := len(path); i >= 0; i-- {
-		if s, ok := d.pos.get(joinPath(d.prefix, path[:i])); ok {
-			if i == len(path) {
-				return d.at(s.line, s.col)
+	if len(path) > 0 {
+		if idx := d.lazy.index(d.stream); idx != nil {
+			for i := len(path); i > 0; i-- {
+				if s, ok := idx.get(joinPath(d.prefix, path[:i])); ok {
+					if i == len(path) {
+						return d.at(s.line, s.col)
+					}
+					if s.keyLine > 0 {
+						return d.at(s.keyLine, s.keyCol)
+					}
+					return d.at(s.line, s.col)
+				}
 			}
-			if s.keyLine > 0 {
-				return d.at(s.keyLine, s.keyCol)
-			}
-			return d.at(s.line, s.col)
 		}
+	}
+	if d.rootKnown {
+		return d.at(d.root.line, d.root.col) // a root value has no key
 	}
 	return Position{File: d.File}
 }
@@ -137,8 +178,12 @@ func (d *Document) Pos(path ...string) Position {
 // KeyPos returns the position of the key that names the value at path, or
 // Pos(path...) when the value has no key (a list item, the document root).
 func (d *Document) KeyPos(path ...string) Position {
-	if s, ok := d.pos.get(joinPath(d.prefix, path)); ok && s.keyLine > 0 {
-		return d.at(s.keyLine, s.keyCol)
+	if len(path) > 0 {
+		if idx := d.lazy.index(d.stream); idx != nil {
+			if s, ok := idx.get(joinPath(d.prefix, path)); ok && s.keyLine > 0 {
+				return d.at(s.keyLine, s.keyCol)
+			}
+		}
 	}
 	return d.Pos(path...)
 }

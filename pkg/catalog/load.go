@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -84,119 +85,143 @@ func KindOf(p string) (kind Kind, blueprint string, ok bool) {
 // Catalog is never nil. The returned error is non-nil only when the tree
 // itself cannot be listed or ctx is done.
 func Load(ctx context.Context, fsys fs.FS, opts Options) (*Catalog, error) {
-	var files []*File
 	var diags Diagnostics
-	limits := opts.Limits
+	files, cfgPath, limits := readConfig(fsys, opts.Limits)
 
-	// berth.yaml comes first: its limits apply to every other file.
-	cfgPath := ""
+	// The walk feeds the files it finds to a reader per core as it goes,
+	// so parsing starts with the first file rather than after the last.
+	jobs := make(chan job, 1024)
+	var walkErr error
+	go func() {
+		defer close(jobs)
+		walkErr = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+			j, read, dg, werr := visit(fsys, cfgPath, p, d, err)
+			if dg != nil {
+				diags = append(diags, *dg)
+			}
+			if !read {
+				return werr
+			}
+			select {
+			case jobs <- j:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+
+	var mu sync.Mutex
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local []*File
+			for j := range jobs {
+				if ctx.Err() != nil {
+					continue // drain: the walk stops soon
+				}
+				local = append(local, readFile(fsys, j.path, j.kind, j.bp, limits))
+				if n := done.Add(1); opts.Progress != nil && n%1024 == 0 {
+					opts.Progress(int(n))
+				}
+			}
+			mu.Lock()
+			files = append(files, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait() // the walk has ended too: it closed jobs
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if walkErr != nil {
+		return nil, fmt.Errorf("walk catalog: %w", walkErr)
+	}
+	cat := New(files)
+	cat.Diags = append(cat.Diags, diags...)
+	return cat, nil
+}
+
+// readConfig reads berth.yaml (or berth.yml), which comes first: its limits
+// apply to every other file. It returns the file read, if any, its path,
+// and limits merged with the file's.
+func readConfig(fsys fs.FS, limits Limits) (files []*File, cfgPath string, merged Limits) {
 	for _, name := range []string{ConfigFile, "berth.yml"} {
 		if _, err := fs.Stat(fsys, name); err == nil {
 			cfgPath = name
 			break
 		}
 	}
-	if cfgPath != "" {
-		f := readFile(fsys, cfgPath, KindConfig, "", limits)
-		files = append(files, f)
-		if cfg, _ := decodeConfig(f); cfg != nil {
-			limits = mergeLimits(limits, cfg.Limits)
-		}
+	if cfgPath == "" {
+		return nil, "", limits
 	}
+	f := readFile(fsys, cfgPath, KindConfig, "", limits)
+	if cfg, _ := decodeConfig(f); cfg != nil {
+		limits = mergeLimits(limits, cfg.Limits)
+	}
+	return []*File{f}, cfgPath, limits
+}
 
-	type job struct {
-		path string
-		kind Kind
-		bp   string
-	}
-	var jobs []job
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr
-		}
-		if err != nil {
-			diags = append(diags, Errorf(Position{File: p}, CodeRead, "%v", unwrapPathError(err)))
-			if d != nil && d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if p == "." {
-			return nil
-		}
-		name := d.Name()
-		if strings.HasPrefix(name, ".") || name == "testdata" && d.IsDir() {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			if !strings.Contains(p, "/") {
-				if _, known := folderKinds[p]; !known {
-					diags = append(diags, Warningf(Position{File: p}, CodeUnknownFile,
-						"folder %s/ is not part of the catalog layout and is ignored", p))
-					return fs.SkipDir
-				}
-			}
-			return nil
-		}
-		if p == cfgPath {
-			return nil
-		}
-		kind, bp, ok := KindOf(p)
-		if !ok {
-			if isCatalogExt(p) {
-				diags = append(diags, Warningf(Position{File: p}, CodeUnknownFile,
-					"file is outside the catalog folders (%s) and is ignored", strings.Join(knownFolders(), ", ")))
-			}
-			return nil
-		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			if dg, ok := checkSymlink(fsys, p); !ok {
-				diags = append(diags, dg)
-				return nil
-			}
-		}
-		jobs = append(jobs, job{p, kind, bp})
-		return nil
-	})
-	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-		return nil, err
-	}
+// job is a catalog file to read.
+type job struct {
+	path string
+	kind Kind
+	bp   string
+}
+
+// visit decides what Load does with the walk's entry p (d and err as
+// fs.WalkDir gives them): read it as a catalog file, report it, skip it or
+// its folder. walkErr is what the walk function returns when the file is not
+// read.
+func visit(fsys fs.FS, cfgPath, p string, d fs.DirEntry, err error) (j job, read bool, diag *Diagnostic, walkErr error) {
 	if err != nil {
-		return nil, fmt.Errorf("walk catalog: %w", err)
+		dg := Errorf(Position{File: p}, CodeRead, "%v", unwrapPathError(err))
+		if d != nil && d.IsDir() {
+			return j, false, &dg, fs.SkipDir
+		}
+		return j, false, &dg, nil
 	}
-
-	// Read and parse on every core; results keep the walk's order.
-	parsed := make([]*File, len(jobs))
-	var next, done atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(1, len(jobs))) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(jobs) || ctx.Err() != nil {
-					return
-				}
-				j := jobs[i]
-				parsed[i] = readFile(fsys, j.path, j.kind, j.bp, limits)
-				if n := done.Add(1); opts.Progress != nil && n%1024 == 0 {
-					opts.Progress(int(n))
-				}
-			}
-		}()
+	if p == "." {
+		return j, false, nil, nil
 	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	name := d.Name()
+	if strings.HasPrefix(name, ".") || name == "testdata" && d.IsDir() {
+		if d.IsDir() {
+			return j, false, nil, fs.SkipDir
+		}
+		return j, false, nil, nil
 	}
-	files = append(files, parsed...)
-	cat := New(files)
-	cat.Diags = append(cat.Diags, diags...)
-	return cat, nil
+	if d.IsDir() {
+		if _, known := folderKinds[p]; !known && !strings.Contains(p, "/") {
+			dg := Warningf(Position{File: p}, CodeUnknownFile, "folder %s/ is not part of the catalog layout and is ignored", p)
+			return j, false, &dg, fs.SkipDir
+		}
+		return j, false, nil, nil
+	}
+	if p == cfgPath {
+		return j, false, nil, nil
+	}
+	kind, bp, ok := KindOf(p)
+	if !ok {
+		if isCatalogExt(p) {
+			dg := Warningf(Position{File: p}, CodeUnknownFile,
+				"file is outside the catalog folders (%s) and is ignored", strings.Join(knownFolders(), ", "))
+			return j, false, &dg, nil
+		}
+		return j, false, nil, nil
+	}
+	if d.Type()&fs.ModeSymlink != 0 {
+		if dg, ok := checkSymlink(fsys, p); !ok {
+			return j, false, &dg, nil
+		}
+	}
+	return job{p, kind, bp}, true, nil, nil
 }
 
 func isCatalogExt(p string) bool {
@@ -250,32 +275,48 @@ func readFile(fsys fs.FS, p string, kind Kind, bp string, limits Limits) *File {
 		f.Source = data
 		return f
 	}
-	f.Docs, f.Diags = ParseFile(p, data, kind, limits)
+	f.Docs, f.Diags = parseFile(p, data, kind, limits, func() ([]byte, error) {
+		return readLimited(fsys, p, limits.MaxFileBytes)
+	})
 	for _, d := range f.Docs {
 		d.Blueprint = bp
+		if kind == KindEntity {
+			// Decoded here, on the reader's core, rather than in Build;
+			// a document that does not decode is decoded again there,
+			// which reports why.
+			var discard Diagnostics
+			if e, ok := decodeEntity(d, &discard); ok {
+				d.entity = e
+			}
+		}
 	}
 	return f
 }
 
 var errTooLarge = errors.New("file too large")
 
-func readLimited(fsys fs.FS, p string, max int64) ([]byte, error) {
+func readLimited(fsys fs.FS, p string, limit int64) ([]byte, error) {
 	fh, err := fsys.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	if st, err := fh.Stat(); err == nil && st.Size() > max {
-		return nil, fmt.Errorf("%w: %d bytes, over the limit of %d (raise limits.maxFileBytes in berth.yaml)", errTooLarge, st.Size(), max)
+	var size int64
+	if st, err := fh.Stat(); err == nil {
+		if size = st.Size(); size > limit {
+			return nil, fmt.Errorf("%w: %d bytes, over the limit of %d (raise limits.maxFileBytes in berth.yaml)", errTooLarge, size, limit)
+		}
 	}
-	data, err := io.ReadAll(io.LimitReader(fh, max+1))
-	if err != nil {
+	// Sized from Stat, the buffer is allocated once rather than grown.
+	var buf bytes.Buffer
+	buf.Grow(int(min(max(size, 0), limit)) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(fh, limit+1)); err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%w: over the limit of %d bytes (raise limits.maxFileBytes in berth.yaml)", errTooLarge, max)
+	if int64(buf.Len()) > limit {
+		return nil, fmt.Errorf("%w: over the limit of %d bytes (raise limits.maxFileBytes in berth.yaml)", errTooLarge, limit)
 	}
-	return data, nil
+	return buf.Bytes(), nil
 }
 
 func unwrapPathError(err error) error {

@@ -48,13 +48,20 @@ func (l Limits) withDefaults() Limits {
 
 var errStop = errors.New("stop")
 
-// parser turns one file's YAML nodes into Documents.
+// parser turns one file's YAML nodes into Documents. With pos set it
+// records the position of every value (a position pass, see filePos);
+// without, only the documents' own.
 type parser struct {
 	file   string
 	limits Limits
 	values int
 	diags  Diagnostics
 	pos    map[string]span
+	// indexes collects each YAML document's positions in a position pass,
+	// by the document's place in the stream.
+	indexes map[int]*posIndex
+	// lazy finds positions for the documents of a parse pass.
+	lazy *filePos
 }
 
 // ParseFile parses one catalog file of the given kind into documents. The
@@ -68,7 +75,39 @@ type parser struct {
 // offending YAML document. The size limit is the caller's to enforce before
 // reading; ParseFile checks it again.
 func ParseFile(file string, data []byte, kind Kind, limits Limits) ([]*Document, Diagnostics) {
+	return parseFile(file, data, kind, limits, func() ([]byte, error) { return data, nil })
+}
+
+// parseFile is ParseFile with a way to read the file again: positions below
+// a document's root are found by parsing it again the first time one is
+// asked for. Few documents ever need one (those with findings), and
+// recording every position of a 100k-entity catalog up front cost more
+// time and memory than parsing those few twice.
+func parseFile(file string, data []byte, kind Kind, limits Limits, reread func() ([]byte, error)) ([]*Document, Diagnostics) {
 	limits = limits.withDefaults()
+	data, diags := prepare(file, data, limits)
+	if diags != nil {
+		return nil, diags
+	}
+	p := &parser{file: file, limits: limits, lazy: &filePos{file: file, kind: kind, limits: limits, read: reread}}
+	return p.stream(data, kind), p.diags
+}
+
+// positionsOf parses data again, recording the position of every value of
+// each YAML document, by the document's place in the stream.
+func positionsOf(file string, data []byte, kind Kind, limits Limits) map[int]*posIndex {
+	data, diags := prepare(file, data, limits)
+	if diags != nil {
+		return nil
+	}
+	p := &parser{file: file, limits: limits, pos: map[string]span{}, indexes: map[int]*posIndex{}}
+	p.stream(data, kind)
+	return p.indexes
+}
+
+// prepare checks what yaml.v3 must not see (a file over the limit, binary
+// data, invalid UTF-8) and rewrites the JSON escape YAML lacks.
+func prepare(file string, data []byte, limits Limits) ([]byte, Diagnostics) {
 	if int64(len(data)) > limits.MaxFileBytes {
 		return nil, Diagnostics{Errorf(Position{File: file}, CodeTooLarge,
 			"file is %d bytes, over the limit of %d (raise limits.maxFileBytes in berth.yaml)", len(data), limits.MaxFileBytes)}
@@ -83,8 +122,11 @@ func ParseFile(file string, data []byte, kind Kind, limits Limits) ([]*Document,
 	if strings.HasSuffix(file, ".json") {
 		data = unescapeJSONSolidus(data)
 	}
+	return data, nil
+}
 
-	p := &parser{file: file, limits: limits}
+// stream converts every YAML document of data.
+func (p *parser) stream(data []byte, kind Kind) []*Document {
 	var docs []*Document
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	empty := true
@@ -95,29 +137,29 @@ func ParseFile(file string, data []byte, kind Kind, limits Limits) ([]*Document,
 			break
 		}
 		if err != nil {
-			p.diags = append(p.diags, yamlError(file, err))
+			p.diags = append(p.diags, yamlError(p.file, err))
 			break
 		}
 		if len(n.Content) == 0 || (n.Content[0].Kind == yaml.ScalarNode && n.Content[0].ShortTag() == "!!null") {
 			continue // an empty document in a stream, such as a trailing "---"
 		}
 		empty = false
-		docs = append(docs, p.document(&n, kind)...)
+		docs = append(docs, p.document(&n, kind, i)...)
 	}
 	if empty && len(p.diags) == 0 {
-		p.diags = append(p.diags, Warningf(Position{File: file}, CodeEmptyFile, "file holds no document"))
+		p.diags = append(p.diags, Warningf(Position{File: p.file}, CodeEmptyFile, "file holds no document"))
 	}
 	for i, d := range docs {
 		d.Index = i
 	}
-	return docs, p.diags
+	return docs
 }
 
-// document converts one YAML document into catalog documents.
-func (p *parser) document(n *yaml.Node, kind Kind) []*Document {
-	clear(p.pos)
-	if p.pos == nil {
-		p.pos = make(map[string]span)
+// document converts the i-th YAML document of the stream into catalog
+// documents.
+func (p *parser) document(n *yaml.Node, kind Kind, i int) []*Document {
+	if p.pos != nil {
+		clear(p.pos)
 	}
 	p.values = 0
 	root := n.Content[0]
@@ -125,39 +167,79 @@ func (p *parser) document(n *yaml.Node, kind Kind) []*Document {
 	if err != nil {
 		return nil
 	}
-	idx := newPosIndex(p.pos)
-	newDoc := func(prefix string, m map[string]any) *Document {
-		return &Document{Kind: kind, File: p.file, Value: m, prefix: prefix, pos: idx}
+	if p.pos != nil {
+		p.indexes[i] = newPosIndex(p.pos)
+	}
+	newDoc := func(prefix string, m map[string]any, at itemSpan) *Document {
+		return &Document{Kind: kind, File: p.file, Value: m, prefix: prefix,
+			root: at.span, rootKnown: at.known, lazy: p.lazy, stream: i}
 	}
 	switch v := v.(type) {
 	case map[string]any:
 		if items, ok := v[plural(kind)].([]any); ok && len(v) == 1 {
-			return p.items(items, plural(kind), kind, newDoc)
+			return p.items(items, plural(kind), kind, wrappedSpans(root, plural(kind)), newDoc)
 		}
-		return []*Document{newDoc("", v)}
+		return []*Document{newDoc("", v, nodeSpan(root))}
 	case []any:
-		return p.items(v, "", kind, newDoc)
+		return p.items(v, "", kind, listSpans(root), newDoc)
 	}
 	p.diags = append(p.diags, Errorf(p.at(root.Line, root.Column), CodeNotObject,
 		"expected a %s object or a list of them, found %s", kind, describeNode(root)))
 	return nil
 }
 
-func (p *parser) items(items []any, prefix string, kind Kind, newDoc func(string, map[string]any) *Document) []*Document {
+// itemSpan is where a document's root value starts, when the parse
+// records it.
+type itemSpan struct {
+	span
+	known bool
+}
+
+func nodeSpan(n *yaml.Node) itemSpan {
+	return itemSpan{span{line: int32(n.Line), col: int32(n.Column)}, true}
+}
+
+// listSpans returns where each item of the list node l starts, as value
+// records them.
+func listSpans(l *yaml.Node) []itemSpan {
+	out := make([]itemSpan, len(l.Content))
+	for i, c := range l.Content {
+		out[i] = nodeSpan(c)
+	}
+	return out
+}
+
+// wrappedSpans returns where the items of the list under key of mapping m
+// start, as value records them: nothing for a list reached through an alias
+// or a merge key, whose positions are not recorded.
+func wrappedSpans(m *yaml.Node, key string) []itemSpan {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Value == key && k.ShortTag() != "!!merge" && v.Kind == yaml.SequenceNode {
+			return listSpans(v)
+		}
+	}
+	return nil
+}
+
+func (p *parser) items(items []any, prefix string, kind Kind, spans []itemSpan, newDoc func(string, map[string]any, itemSpan) *Document) []*Document {
 	var docs []*Document
 	for i, it := range items {
 		ip := strconv.Itoa(i)
 		if prefix != "" {
 			ip = prefix + pathSep + ip
 		}
+		var at itemSpan
+		if i < len(spans) {
+			at = spans[i]
+		}
 		m, ok := it.(map[string]any)
 		if !ok {
-			s := p.pos[ip]
-			p.diags = append(p.diags, Errorf(p.at(int(s.line), int(s.col)), CodeNotObject,
+			p.diags = append(p.diags, Errorf(p.at(int(at.line), int(at.col)), CodeNotObject,
 				"list item %d: expected a %s object, found %s", i, kind, describeValue(it)))
 			continue
 		}
-		docs = append(docs, newDoc(ip, m))
+		docs = append(docs, newDoc(ip, m, at))
 	}
 	return docs
 }
@@ -176,8 +258,8 @@ func (p *parser) fail(n *yaml.Node, code, format string, args ...any) error {
 	return errStop
 }
 
-// value converts n into a JSON-compatible value, recording positions under
-// path. keyLine/keyCol locate the key that names n (zero for list items).
+// value converts n into a JSON-compatible value, recording in a position
+// pass the positions under path.
 func (p *parser) value(n *yaml.Node, path string, depth, inAlias int) (any, error) {
 	p.values++
 	if p.values > p.limits.MaxValues {
@@ -189,7 +271,7 @@ func (p *parser) value(n *yaml.Node, path string, depth, inAlias int) (any, erro
 	if depth > p.limits.MaxDepth {
 		return nil, p.fail(n, CodeTooDeep, "nesting deeper than %d levels", p.limits.MaxDepth)
 	}
-	if inAlias == 0 {
+	if inAlias == 0 && p.pos != nil {
 		s := p.pos[path]
 		s.line, s.col = int32(n.Line), int32(n.Column)
 		p.pos[path] = s
@@ -205,7 +287,11 @@ func (p *parser) value(n *yaml.Node, path string, depth, inAlias int) (any, erro
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
 		for i, c := range n.Content {
-			v, err := p.value(c, child(path, strconv.Itoa(i)), depth+1, inAlias)
+			var cp string
+			if p.pos != nil {
+				cp = child(path, strconv.Itoa(i))
+			}
+			v, err := p.value(c, cp, depth+1, inAlias)
 			if err != nil {
 				return nil, err
 			}
@@ -218,9 +304,17 @@ func (p *parser) value(n *yaml.Node, path string, depth, inAlias int) (any, erro
 	return nil, p.fail(n, CodeSyntax, "unexpected YAML node")
 }
 
+// smallMapping is the most keys a mapping may have for duplicates to be
+// found by comparing with the keys before, not through a map.
+const smallMapping = 32
+
 func (p *parser) mapping(n *yaml.Node, path string, depth, inAlias int) (map[string]any, error) {
-	out := make(map[string]any, len(n.Content)/2)
-	seen := make(map[string]int, len(n.Content)/2)
+	pairs := len(n.Content) / 2
+	out := make(map[string]any, pairs)
+	var seen map[string]int
+	if pairs > smallMapping {
+		seen = make(map[string]int, pairs)
+	}
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, vn := n.Content[i], n.Content[i+1]
@@ -232,13 +326,18 @@ func (p *parser) mapping(n *yaml.Node, path string, depth, inAlias int) (map[str
 			return nil, p.fail(k, CodeSyntax, "mapping key must be a string, found %s", describeNode(k))
 		}
 		key := k.Value
-		if line, dup := seen[key]; dup {
+		if line, dup := firstKey(n, i, key, seen); dup {
 			return nil, p.fail(k, CodeDuplicateKey, "duplicate key %q (first at line %d)", key, line)
 		}
-		seen[key] = k.Line
-		cp := child(path, key)
-		if inAlias == 0 {
-			p.pos[cp] = span{keyLine: int32(k.Line), keyCol: int32(k.Column)}
+		if seen != nil {
+			seen[key] = k.Line
+		}
+		var cp string
+		if p.pos != nil {
+			cp = child(path, key)
+			if inAlias == 0 {
+				p.pos[cp] = span{keyLine: int32(k.Line), keyCol: int32(k.Column)}
+			}
 		}
 		v, err := p.value(vn, cp, depth+1, inAlias)
 		if err != nil {
@@ -253,7 +352,11 @@ func (p *parser) mapping(n *yaml.Node, path string, depth, inAlias int) (map[str
 			srcs = m.Content
 		}
 		for _, src := range srcs {
-			v, err := p.value(src, path+pathSep+"<<", depth+1, inAlias+1)
+			var mp string
+			if p.pos != nil {
+				mp = path + pathSep + "<<"
+			}
+			v, err := p.value(src, mp, depth+1, inAlias+1)
 			if err != nil {
 				return nil, err
 			}
@@ -269,6 +372,23 @@ func (p *parser) mapping(n *yaml.Node, path string, depth, inAlias int) (map[str
 		}
 	}
 	return out, nil
+}
+
+// firstKey reports whether key was already a key of mapping n before the
+// pair at i, and the line it was at. seen holds the keys before i of a
+// large mapping; a small one is searched.
+func firstKey(n *yaml.Node, i int, key string, seen map[string]int) (int, bool) {
+	if seen != nil {
+		line, dup := seen[key]
+		return line, dup
+	}
+	for j := 0; j < i; j += 2 {
+		k := n.Content[j]
+		if k.Value == key && k.Kind == yaml.ScalarNode && k.ShortTag() != "!!merge" {
+			return k.Line, true
+		}
+	}
+	return 0, false
 }
 
 func child(path, key string) string {

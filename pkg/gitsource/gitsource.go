@@ -87,8 +87,9 @@ type Commit struct {
 
 // Repo is an opened source: a local repository read in place, or the bare
 // clone of a remote in the data directory. A Repo is safe for concurrent
-// use; go-git's object store is not, so object reads are serialised, and a
-// Fetch in progress holds reads of older commits until it ends. Two
+// use; go-git's object store is not, so reads of commits and trees are
+// serialised (blobs are read in parallel, through a pool of stores of their
+// own), and a Fetch in progress holds those reads until it ends. Two
 // processes should not share one DataDir clone.
 type Repo struct {
 	opts   Options
@@ -100,6 +101,9 @@ type Repo struct {
 	mu    sync.Mutex // guards repo and trees
 	repo  *git.Repository
 	trees treeCache
+	// blobs reads blobs in parallel, outside mu; nil when the store is
+	// not on disk.
+	blobs *blobPool
 }
 
 // withDefaults validates o and fills in the defaults.
@@ -143,6 +147,7 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 		if err != nil {
 			return nil, err
 		}
+		r.blobs = newBlobPool(r.repo.Storer)
 		return r, nil
 	}
 
@@ -159,6 +164,7 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	if r.repo, err = openClone(r.gitDir, opts.URL); err != nil {
 		return nil, err
 	}
+	r.blobs = newBlobPool(r.repo.Storer)
 	if _, err := r.repo.Storer.Reference(r.ref); err == nil {
 		return r, nil
 	}
@@ -173,10 +179,14 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 func (r *Repo) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if s, ok := r.repo.Storer.(*filesystem.Storage); ok {
-		return s.Close()
+	var errs []error
+	if r.blobs != nil {
+		errs = append(errs, r.blobs.close())
 	}
-	return nil
+	if s, ok := r.repo.Storer.(*filesystem.Storage); ok {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Remote reports whether the source is a remote cloned into the data

@@ -1,7 +1,6 @@
 package gitsource
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -92,11 +91,12 @@ func (r *Repo) FS(ctx context.Context, hash string) (*TreeFS, error) {
 // Commit returns the hash of the commit whose tree f is.
 func (f *TreeFS) Commit() string { return f.commit }
 
-// Open opens the named file or directory, following symlinks.
+// Open opens the named file or directory, following symlinks. A file's
+// blob is read at once, outside the Repo's lock, so files open in parallel.
 func (f *TreeFS) Open(name string) (fs.File, error) {
 	f.r.mu.Lock()
-	defer f.r.mu.Unlock()
 	n, err := f.resolve("open", name, true)
+	f.r.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -106,11 +106,11 @@ func (f *TreeFS) Open(name string) (fs.File, error) {
 	case n.mode == filemode.Submodule:
 		return nil, &fs.PathError{Op: "open", Path: name, Err: errSubmodule}
 	}
-	size, err := f.r.blobSize(n.hash)
+	obj, err := f.r.blobObject(n.hash)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	return &blobFile{f: f, name: name, hash: n.hash, info: f.info(n, size)}, nil
+	return &blobFile{name: name, obj: obj, info: f.info(n, obj.Size())}, nil
 }
 
 // Stat returns the FileInfo of the named file, following symlinks.
@@ -126,8 +126,8 @@ func (f *TreeFS) Lstat(name string) (fs.FileInfo, error) {
 
 func (f *TreeFS) stat(op, name string, follow bool) (fs.FileInfo, error) {
 	f.r.mu.Lock()
-	defer f.r.mu.Unlock()
 	n, err := f.resolve(op, name, follow)
+	f.r.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -161,8 +161,8 @@ func (f *TreeFS) ReadLink(name string) (string, error) {
 // ReadFile returns the content of the named file, following symlinks.
 func (f *TreeFS) ReadFile(name string) ([]byte, error) {
 	f.r.mu.Lock()
-	defer f.r.mu.Unlock()
 	n, err := f.resolve("read", name, true)
+	f.r.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -172,11 +172,14 @@ func (f *TreeFS) ReadFile(name string) ([]byte, error) {
 	case filemode.Submodule:
 		return nil, &fs.PathError{Op: "read", Path: name, Err: errSubmodule}
 	}
-	b, err := f.r.readBlob(n.hash, -1)
-	if err != nil {
-		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+	obj, err := f.r.blobObject(n.hash)
+	if err == nil {
+		var b []byte
+		if b, err = readBlobObject(obj, -1); err == nil {
+			return b, nil
+		}
 	}
-	return b, nil
+	return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 }
 
 // ReadDir returns the entries of the named directory sorted by name,
@@ -362,41 +365,26 @@ func (r *Repo) dirNode(h plumbing.Hash) (*dirNode, error) {
 // readBlob reads blob h, at most limit bytes when limit >= 0; r.mu must be
 // held.
 func (r *Repo) readBlob(h plumbing.Hash, limit int64) ([]byte, error) {
-	b, err := object.GetBlob(r.repo.Storer, h)
+	obj, err := r.repo.Storer.EncodedObject(plumbing.BlobObject, h)
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", h, err)
 	}
-	rc, err := b.Reader()
-	if err != nil {
-		return nil, fmt.Errorf("read blob %s: %w", h, err)
-	}
-	defer rc.Close()
-	var src io.Reader = rc
-	if limit >= 0 {
-		src = io.LimitReader(rc, limit)
-	}
-	var buf bytes.Buffer
-	buf.Grow(int(min(b.Size, 1<<20)))
-	if _, err := buf.ReadFrom(src); err != nil {
-		return nil, fmt.Errorf("read blob %s: %w", h, err)
-	}
-	return buf.Bytes(), nil
+	return readBlobObject(obj, limit)
 }
 
-// blobSize returns the size of blob h from its header; r.mu must be held.
+// blobSize returns the size of blob h from its header; r.mu must not be
+// held.
 func (r *Repo) blobSize(h plumbing.Hash) (int64, error) {
-	if s, ok := r.repo.Storer.(interface {
-		EncodedObjectSize(plumbing.Hash) (int64, error)
-	}); ok {
-		if n, err := s.EncodedObjectSize(h); err == nil {
+	if r.blobs != nil {
+		if n, err := r.blobs.size(h); err == nil {
 			return n, nil
 		}
 	}
-	b, err := object.GetBlob(r.repo.Storer, h)
+	obj, err := r.blobObject(h)
 	if err != nil {
-		return 0, fmt.Errorf("read blob %s: %w", h, err)
+		return 0, err
 	}
-	return b.Size, nil
+	return obj.Size(), nil
 }
 
 type fileInfo struct {
@@ -427,8 +415,6 @@ func (d dirEntry) Info() (fs.FileInfo, error) {
 	if d.e.Mode == filemode.Dir || d.e.Mode == filemode.Submodule {
 		return d.f.info(n, 0), nil
 	}
-	d.f.r.mu.Lock()
-	defer d.f.r.mu.Unlock()
 	size, err := d.f.r.blobSize(d.e.Hash)
 	if err != nil {
 		return nil, &fs.PathError{Op: "stat", Path: d.e.Name, Err: err}
@@ -438,11 +424,11 @@ func (d dirEntry) Info() (fs.FileInfo, error) {
 
 func (d dirEntry) String() string { return fs.FormatDirEntry(d) }
 
-// blobFile is an open file; its blob is read on the first Read.
+// blobFile is an open file. Its blob was found at Open; reading it needs
+// no lock. Like any fs.File, it serves one goroutine at a time.
 type blobFile struct {
-	f    *TreeFS
 	name string
-	hash plumbing.Hash
+	obj  plumbing.EncodedObject
 	info fileInfo
 	rc   io.ReadCloser
 	done bool
@@ -451,26 +437,20 @@ type blobFile struct {
 func (b *blobFile) Stat() (fs.FileInfo, error) { return b.info, nil }
 
 func (b *blobFile) Read(p []byte) (int, error) {
-	b.f.r.mu.Lock()
-	defer b.f.r.mu.Unlock()
 	if b.done {
 		return 0, &fs.PathError{Op: "read", Path: b.name, Err: fs.ErrClosed}
 	}
 	if b.rc == nil {
-		blob, err := object.GetBlob(b.f.r.repo.Storer, b.hash)
+		rc, err := b.obj.Reader()
 		if err != nil {
 			return 0, &fs.PathError{Op: "read", Path: b.name, Err: err}
 		}
-		if b.rc, err = blob.Reader(); err != nil {
-			return 0, &fs.PathError{Op: "read", Path: b.name, Err: err}
-		}
+		b.rc = rc
 	}
 	return b.rc.Read(p)
 }
 
 func (b *blobFile) Close() error {
-	b.f.r.mu.Lock()
-	defer b.f.r.mu.Unlock()
 	if b.done {
 		return &fs.PathError{Op: "close", Path: b.name, Err: fs.ErrClosed}
 	}

@@ -3,6 +3,7 @@ package query
 import (
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/berth-dev/berth/pkg/catalog"
 )
@@ -12,9 +13,15 @@ import (
 // identity of its map) is parsed once. It is what computed aggregation
 // properties use for their query filters, and is safe for concurrent use.
 func Matcher(cat *catalog.Catalog) func(q catalog.Query, e *catalog.Entity) (bool, error) {
+	return MatcherAt(cat, time.Time{})
+}
+
+// MatcherAt is Matcher with date presets measured from now (zero means
+// the time of each evaluation).
+func MatcherAt(cat *catalog.Catalog, now time.Time) func(q catalog.Query, e *catalog.Entity) (bool, error) {
 	var mu sync.Mutex
 	parsed := map[uintptr]*Query{}
-	env := &Env{Catalog: cat}
+	env := &Env{Catalog: cat, Now: now}
 	return func(q catalog.Query, e *catalog.Entity) (bool, error) {
 		key := reflect.ValueOf(q).Pointer()
 		mu.Lock()

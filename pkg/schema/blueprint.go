@@ -200,10 +200,12 @@ func (w *worker) blueprint(b *catalog.Blueprint) compiledBlueprint {
 	}
 	c := compiledBlueprint{def: def, err: def.Err()}
 	if c.err == nil {
-		fsrc, typed := fieldsSource(b)
+		fsrc, class := fieldsSource(b)
 		fv := w.root.Context().CompileString(withImports(fsrc), cue.Scope(w.root), cue.Filename("fields "+b.Identifier))
-		if f := fv.LookupPath(cue.ParsePath("#F")); fv.Err() == nil && f.Err() == nil {
-			c.memo = &memo{fields: f, byField: map[string]cue.Value{}, shapes: map[string]bool{}, values: map[string]bool{}, typed: typed}
+		f, l := fv.LookupPath(cue.ParsePath("#F")), fv.LookupPath(cue.ParsePath("#L"))
+		if fv.Err() == nil && f.Err() == nil && l.Err() == nil {
+			c.memo = &memo{fields: f, byField: map[string]cue.Value{}, lists: l, byList: map[string]cue.Value{},
+				shapes: map[string]bool{}, values: map[verdictKey]bool{}, class: class, classes: map[string]int32{}}
 		}
 	}
 	w.bps[src] = c

@@ -66,11 +66,23 @@ func (v *Validator) ValidateEntities(ctx context.Context, cat *catalog.Catalog, 
 				return
 			}
 			defer v.put(w)
+			defer w.forgetValues()
 			var local catalog.Diagnostics
 			localBad := map[string]bool{}
+			memos := make([]*memo, primeWindow)
+			vals := make([]map[string]any, primeWindow)
 			for j, e := range part {
 				if j%256 == 0 && ctx.Err() != nil {
 					break
+				}
+				if j%primeWindow == 0 {
+					window := part[j:min(j+primeWindow, len(part))]
+					clear(vals)
+					for i, e := range window {
+						memos[i] = w.blueprint(cat.Blueprints[e.Blueprint]).memo
+						vals[i] = entityValue(e.Doc.Value)
+					}
+					w.prime(memos[:len(window)], vals[:len(window)])
 				}
 				b := cat.Blueprints[e.Blueprint]
 				c := w.blueprint(b)
@@ -78,7 +90,7 @@ func (v *Validator) ValidateEntities(ctx context.Context, cat *catalog.Catalog, 
 					localBad[b.Identifier] = true
 					continue
 				}
-				val := entityValue(e.Doc.Value)
+				val := vals[j%primeWindow]
 				var ds catalog.Diagnostics
 				if c.memo == nil || !w.known(c.memo, val) {
 					ds = w.checkValue(c.def, e.Doc, val, catalog.CodeEntitySchema, explainer{b, e}.explain)

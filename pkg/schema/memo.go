@@ -3,9 +3,11 @@ package schema
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"cuelang.org/go/cue"
 
@@ -23,29 +25,92 @@ import (
 type memo struct {
 	fields  cue.Value            // #F: one definition per field
 	byField map[string]cue.Value // field key → its definition
+	lists   cue.Value            // #L: [...D] for each definition D of #F
+	byList  map[string]cue.Value // field key → its list definition
 	shapes  map[string]bool      // shape signature → valid
-	values  map[string]bool      // field key + value key → valid
-	typed   map[string]bool      // fields whose constraint depends only on the JSON type
+	values  map[verdictKey]bool  // see fieldKey
+	class   map[string]fieldClass
+	// classes numbers the distinct constraints, for verdictKey.
+	classes map[string]int32
+}
+
+// verdictKey is what a verdict is memoised under: a field's constraint (by
+// number) and what of the value the verdict depends on. It is a struct
+// rather than a string so that looking up a value allocates nothing.
+type verdictKey struct {
+	class int32
+	tag   byte   // 's' string, 'i' integer, 'f' float, 'b' bool, 'j' JSON, 't' JSON type, 'l' length in runes
+	s     string // the string, the JSON or the JSON type
+	n     uint64 // the number, the bool or the length
+}
+
+// fieldClass says what CUE's verdict on a field's value depends on.
+type fieldClass struct {
+	// constraint is the field's CUE constraint: fields with the same one
+	// (an entity's identifier and its relations' targets) share verdicts.
+	constraint string
+	kind       classKind
+}
+
+// classKind is what a verdict depends on besides the constraint.
+type classKind byte
+
+const (
+	byValue  classKind = 'v' // the value itself
+	byType   classKind = 't' // only the value's JSON type
+	byLength classKind = 'l' // the JSON type and, for a string, its length in runes
+)
+
+// fixedFields are the fields of every entity, with their constraints. The
+// title's is by length because #Title is string & strings.MaxRunes(100)
+// (TestMemo_TitleIsLengthOnly holds the schema to it).
+var fixedFields = []struct {
+	field string
+	class fieldClass
+}{
+	{"identifier", fieldClass{"#EntityID", byValue}},
+	{"title", fieldClass{"#Title & strings.MinRunes(1)", byLength}},
+	{"icon", fieldClass{"string", byType}},
+	{"team", fieldClass{"string", byType}},
+	{"blueprint", fieldClass{"#BlueprintID", byValue}},
+	{"r", fieldClass{"#EntityID", byValue}},
 }
 
 // fieldsSource returns #F, the constraint of every field of an entity of b,
-// by the keys memo uses: "p:<property>", "r:<relation>" (a target
-// identifier), "identifier", "title", "icon", "team", "blueprint".
-func fieldsSource(b *catalog.Blueprint) (string, map[string]bool) {
+// by the keys memo uses: "p:<property>", "r" (a relation's target
+// identifier), "identifier", "title", "icon", "team", "blueprint"; and #L,
+// each of those as a list type.
+func fieldsSource(b *catalog.Blueprint) (string, map[string]fieldClass) {
 	var s strings.Builder
-	typed := map[string]bool{}
-	s.WriteString("#F: {\n\t\"identifier\": #EntityID\n\t\"title\": #Title & strings.MinRunes(1)\n\t\"icon\": string\n\t\"team\": string\n\t\"blueprint\": #BlueprintID\n")
-	s.WriteString("\t\"r\": #EntityID\n")
+	class := map[string]fieldClass{}
+	s.WriteString("#F: {\n")
+	for _, f := range fixedFields {
+		fmt.Fprintf(&s, "\t%s: %s\n", strconv.Quote(f.field), f.class.constraint)
+		class[f.field] = f.class
+	}
 	for _, name := range sortedKeys(b.Schema.Properties) {
 		p := b.Schema.Properties[name]
 		if p.Calculation != nil {
 			continue
 		}
-		fmt.Fprintf(&s, "\t%s: %s\n", strconv.Quote("p:"+name), propertyType(p))
-		typed["p:"+name] = typeOnly(p)
+		c := fieldClass{constraint: propertyType(p), kind: byValue}
+		switch {
+		case typeOnly(p):
+			c.kind = byType
+		case lengthOnly(p):
+			c.kind = byLength
+		}
+		fmt.Fprintf(&s, "\t%s: %s\n", strconv.Quote("p:"+name), c.constraint)
+		class["p:"+name] = c
 	}
-	s.WriteString("}\n")
-	return s.String(), typed
+	s.WriteString("}\n#L: {for k, d in #F {(k): [...d]}}\n")
+	return s.String(), class
+}
+
+// lengthOnly reports whether a property's constraint depends on nothing but
+// its value's JSON type and a string's length.
+func lengthOnly(p catalog.Property) bool {
+	return p.Type == "string" && formatConstraint(p.Format) == "" && p.Pattern == "" && len(p.Enum) == 0
 }
 
 // typeOnly reports whether a property's constraint depends on nothing but
@@ -105,22 +170,6 @@ func shapeKey(v map[string]any) string {
 	return b.String()
 }
 
-// valueKey identifies a value for the memo.
-func valueKey(v any) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return "s" + x, true
-	case bool:
-		return "b" + strconv.FormatBool(x), true
-	case int64:
-		return "n" + strconv.FormatInt(x, 10), true
-	case float64:
-		return "n" + strconv.FormatFloat(x, 'g', -1, 64), true
-	}
-	b, err := json.Marshal(v)
-	return "j" + string(b), err == nil
-}
-
 func jsonKind(v any) string {
 	switch v.(type) {
 	case string:
@@ -137,6 +186,93 @@ func jsonKind(v any) string {
 	return "null"
 }
 
+// fieldKey is the memo key of value x of field: its class's constraint and
+// what the verdict depends on. ok is false for a value that cannot be
+// keyed (it is then checked in full).
+func (m *memo) fieldKey(field string, x any) (k verdictKey, ok bool) {
+	c, known := m.class[field]
+	if !known {
+		c = fieldClass{constraint: field, kind: byValue} // not in #F: judged invalid
+	}
+	id, numbered := m.classes[c.constraint]
+	if !numbered {
+		id = int32(len(m.classes))
+		m.classes[c.constraint] = id
+	}
+	k.class = id
+	switch c.kind {
+	case byType:
+		k.tag, k.s = 't', jsonKind(x)
+		return k, true
+	case byLength:
+		if s, ok := x.(string); ok {
+			k.tag, k.n = 'l', uint64(utf8.RuneCountInString(s))
+		} else {
+			k.tag, k.s = 't', jsonKind(x)
+		}
+		return k, true
+	}
+	switch x := x.(type) {
+	case string:
+		k.tag, k.s = 's', x
+	case bool:
+		k.tag = 'b'
+		if x {
+			k.n = 1
+		}
+	case int64:
+		k.tag, k.n = 'i', uint64(x)
+	case float64:
+		k.tag, k.n = 'f', math.Float64bits(x)
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return k, false
+		}
+		k.tag, k.s = 'j', string(b)
+	}
+	return k, true
+}
+
+// eachField calls fn with every field value of entity value v that the
+// memo judges, under the field's memo name, until fn returns false; it
+// reports whether fn always returned true.
+func eachField(v map[string]any, fn func(field string, x any) bool) bool {
+	for _, k := range []string{"identifier", "title", "icon", "blueprint"} {
+		if x, ok := v[k]; ok && !fn(k, x) {
+			return false
+		}
+	}
+	if teams, ok := v["team"].([]any); ok {
+		for _, t := range teams {
+			if !fn("team", t) {
+				return false
+			}
+		}
+	}
+	if props, ok := v["properties"].(map[string]any); ok {
+		for k, x := range props {
+			if !fn("p:"+k, x) {
+				return false
+			}
+		}
+	}
+	if rels, ok := v["relations"].(map[string]any); ok {
+		for _, x := range rels {
+			targets, list := x.([]any)
+			if !list {
+				targets = []any{x}
+			}
+			for _, t := range targets {
+				if !fn("r", t) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
 // known reports whether CUE has judged entity value v valid: its shape and
 // every field. It asks CUE about what it has not seen, with small checks.
 func (w *worker) known(m *memo, v map[string]any) bool {
@@ -150,71 +286,149 @@ func (w *worker) known(m *memo, v map[string]any) bool {
 	if !m.shapes[shapeKey(v)] {
 		return false
 	}
-	check := func(field string, x any) bool {
-		var key string
-		if m.typed[field] {
-			key = field + "\x00t" + jsonKind(x)
-		} else {
-			vk, ok := valueKey(x)
-			if !ok {
-				return false
-			}
-			key = field + "\x00" + vk
+	return eachField(v, func(field string, x any) bool {
+		key, ok := m.fieldKey(field, x)
+		if !ok {
+			return false
 		}
 		if ok, seen := m.values[key]; seen {
 			return ok
 		}
-		def, ok := m.byField[field]
-		if !ok {
-			d := m.fields.LookupPath(cue.MakePath(cue.Str(field)))
-			if !d.Exists() {
-				return false
-			}
-			m.byField[field], def = d, d
-		}
-		u := def.Unify(w.ctx.Encode(x))
-		switch x.(type) {
-		case []any, map[string]any:
-			ok = u.Validate(cue.Concrete(true)) == nil
-		default: // a scalar: the unified value is the verdict
-			ok = u.Err() == nil && u.IsConcrete()
-		}
+		ok = w.judge(m, field, x)
 		m.values[key] = ok
 		return ok
-	}
-	for _, k := range []string{"identifier", "title", "icon", "blueprint"} {
-		if x, ok := v[k]; ok && !check(k, x) {
-			return false
+	})
+}
+
+// fieldDef returns the definition of field, or false when #F has none.
+func (m *memo) fieldDef(field string) (cue.Value, bool) {
+	def, ok := m.byField[field]
+	if !ok {
+		def = m.fields.LookupPath(cue.MakePath(cue.Str(field)))
+		if !def.Exists() {
+			return def, false
 		}
+		m.byField[field] = def
 	}
-	if teams, ok := v["team"].([]any); ok {
-		for _, t := range teams {
-			if !check("team", t) {
-				return false
+	return def, true
+}
+
+// judge asks CUE whether value x satisfies field's definition.
+func (w *worker) judge(m *memo, field string, x any) bool {
+	def, ok := m.fieldDef(field)
+	if !ok {
+		return false
+	}
+	u := def.Unify(w.ctx.Encode(x))
+	switch x.(type) {
+	case []any, map[string]any:
+		return u.Validate(cue.Concrete(true)) == nil
+	default: // a scalar: the unified value is the verdict
+		return u.Err() == nil && u.IsConcrete()
+	}
+}
+
+// maxBatch bounds how many values one unification judges.
+const maxBatch = 1024
+
+// primeWindow is how many entities prime judges the values of at once.
+const primeWindow = 4096
+
+// prime judges the field values of entity values vs that the memo has not
+// seen, a batch per field: CUE unifies the field's definition as a list
+// type with the list of those values, once, rather than once per value;
+// most values of a catalog are seen once (identifiers, titles, URLs), and
+// the per-call cost of a unification dwarfs an element's. A batch that fails
+// is halved until the invalid values are judged alone, as known would.
+// Fields judged by type or length are left to known: they have few keys.
+func (w *worker) prime(ms []*memo, vs []map[string]any) {
+	type batch struct {
+		keys []verdictKey
+		vals []any
+	}
+	pending := map[*memo]map[string]*batch{}
+	queued := map[verdictKey]bool{}
+	for i, v := range vs {
+		m := ms[i]
+		if m == nil {
+			continue
+		}
+		byField := pending[m]
+		if byField == nil {
+			byField = map[string]*batch{}
+			pending[m] = byField
+		}
+		eachField(v, func(field string, x any) bool {
+			if c, ok := m.class[field]; ok && c.kind != byValue {
+				return true // few keys: known judges them
+			}
+			key, ok := m.fieldKey(field, x)
+			if !ok {
+				return true
+			}
+			if _, seen := m.values[key]; seen || queued[key] {
+				return true
+			}
+			queued[key] = true
+			b := byField[field]
+			if b == nil {
+				b = &batch{}
+				byField[field] = b
+			}
+			b.keys = append(b.keys, key)
+			b.vals = append(b.vals, x)
+			return true
+		})
+	}
+	for m, byField := range pending {
+		for field, b := range byField {
+			for i := 0; i < len(b.vals); i += maxBatch {
+				j := min(i+maxBatch, len(b.vals))
+				w.judgeBatch(m, field, b.keys[i:j], b.vals[i:j])
 			}
 		}
 	}
-	if props, ok := v["properties"].(map[string]any); ok {
-		for k, x := range props {
-			if !check("p:"+k, x) {
-				return false
-			}
+}
+
+// judgeBatch records CUE's verdict on each of vals, by keys.
+func (w *worker) judgeBatch(m *memo, field string, keys []verdictKey, vals []any) {
+	if len(vals) == 1 {
+		m.values[keys[0]] = w.judge(m, field, vals[0])
+		return
+	}
+	list, ok := m.listDef(field)
+	if ok && list.Unify(w.ctx.Encode(vals)).Validate(cue.Concrete(true)) == nil {
+		for _, k := range keys {
+			m.values[k] = true
+		}
+		return
+	}
+	h := len(vals) / 2
+	w.judgeBatch(m, field, keys[:h], vals[:h])
+	w.judgeBatch(m, field, keys[h:], vals[h:])
+}
+
+// listDef returns [...D] for field's definition D.
+func (m *memo) listDef(field string) (cue.Value, bool) {
+	if l, ok := m.byList[field]; ok {
+		return l, l.Exists()
+	}
+	l := m.lists.LookupPath(cue.MakePath(cue.Str(field)))
+	m.byList[field] = l
+	return l, l.Exists()
+}
+
+// forgetValues drops the verdicts on field values once a validation is
+// done, keeping those on shapes: a catalog's values are mostly seen once,
+// and holding a verdict on each (tens of MB at 100k entities) through what
+// follows a validation, an index write say, cost more in garbage collection
+// than judging the few values of a later commit again.
+func (w *worker) forgetValues() {
+	for _, c := range w.bps {
+		if c.memo != nil && len(c.memo.values) > 0 {
+			c.memo.values = map[verdictKey]bool{}
 		}
 	}
-	if rels, ok := v["relations"].(map[string]any); ok {
-		for _, x := range rels {
-			targets, list := x.([]any)
-			if !list {
-				targets = []any{x}
-			}
-			for _, t := range targets {
-				if !check("r", t) {
-					return false
-				}
-			}
-		}
-	}
-	return true
 }
 
 // learn records a value the full check found valid: its shape and fields.

@@ -36,14 +36,10 @@ func (c Change) Direction() int {
 // level or failing rules changed, sorted by scorecard, blueprint, entity.
 func Diff(base, head *Evaluation) []Change {
 	var out []Change
-	seen := map[key]bool{}
-	visit := func(k key) {
-		if seen[k] {
-			return
+	visit := func(k key, b Result, inBase bool, h Result, inHead bool) {
+		if inBase && inHead && b.Level == h.Level && sameFailing(b, h) {
+			return // the common case: nothing changed
 		}
-		seen[k] = true
-		b, inBase := base.lookup(k)
-		h, inHead := head.lookup(k)
 		c := Change{Entity: k.entity, Scorecard: k.scorecard}
 		if inBase {
 			c.From, c.FromIndex = b.Level, b.LevelIndex
@@ -66,13 +62,22 @@ func Diff(base, head *Evaluation) []Change {
 			out = append(out, c)
 		}
 	}
-	for _, ev := range []*Evaluation{base, head} {
-		if ev == nil {
-			continue
+	if base != nil {
+		for ek, m := range base.Results {
+			for sc, b := range m {
+				k := key{ek, sc}
+				h, inHead := head.lookup(k)
+				visit(k, b, true, h, inHead)
+			}
 		}
-		for ek, m := range ev.Results {
-			for sc := range m {
-				visit(key{ek, sc})
+	}
+	if head != nil {
+		for ek, m := range head.Results {
+			for sc, h := range m {
+				k := key{ek, sc}
+				if _, inBase := base.lookup(k); !inBase {
+					visit(k, Result{}, false, h, true)
+				}
 			}
 		}
 	}
@@ -82,6 +87,28 @@ func Diff(base, head *Evaluation) []Change {
 			strings.Compare(a.Entity.Identifier, b.Entity.Identifier))
 	})
 	return out
+}
+
+// sameFailing reports whether a and b fail the same rules in the same
+// order, without allocating.
+func sameFailing(a, b Result) bool {
+	i, j := 0, 0
+	for {
+		for i < len(a.Rules) && a.Rules[i].Status != Failure {
+			i++
+		}
+		for j < len(b.Rules) && b.Rules[j].Status != Failure {
+			j++
+		}
+		if i == len(a.Rules) || j == len(b.Rules) {
+			return i == len(a.Rules) && j == len(b.Rules)
+		}
+		if a.Rules[i].Identifier != b.Rules[j].Identifier {
+			return false
+		}
+		i++
+		j++
+	}
 }
 
 type key struct {

@@ -199,3 +199,64 @@ func TestDiff(t *testing.T) {
 		t.Error("an evaluation differs from itself")
 	}
 }
+
+// TestDiff_Cases checks Diff on hand-made evaluations: entities and
+// scorecards on one side only, failing rules reordered, a level changed
+// with the same failing rules, and a missing side.
+func TestDiff_Cases(t *testing.T) {
+	res := func(level string, index int, failing ...string) scorecard.Result {
+		r := scorecard.Result{Scorecard: "card", Level: level, LevelIndex: index}
+		for _, id := range []string{"ra", "rb", "rc"} {
+			st := scorecard.Success
+			for _, f := range failing {
+				if f == id {
+					st = scorecard.Failure
+				}
+			}
+			r.Rules = append(r.Rules, scorecard.RuleResult{Identifier: id, Status: st})
+		}
+		return r
+	}
+	k := func(id string) catalog.EntityKey { return catalog.EntityKey{Blueprint: "service", Identifier: id} }
+	ev := func(m map[string]scorecard.Result) *scorecard.Evaluation {
+		out := &scorecard.Evaluation{Results: map[catalog.EntityKey]map[string]scorecard.Result{}}
+		for id, r := range m {
+			out.Results[k(id)] = map[string]scorecard.Result{"card": r}
+		}
+		return out
+	}
+	reordered := res("Bronze", 1, "rb", "rc")
+	reordered.Rules[1], reordered.Rules[2] = reordered.Rules[2], reordered.Rules[1]
+	base := ev(map[string]scorecard.Result{
+		"same": res("Gold", 3), "gone": res("Silver", 2, "rc"), "order": res("Bronze", 1, "rb", "rc"),
+		"level": res("Silver", 2, "rc"), "rule": res("Silver", 2, "rc"),
+	})
+	head := ev(map[string]scorecard.Result{
+		"same": res("Gold", 3), "new": res("Basic", 0, "ra"), "order": reordered,
+		"level": res("Bronze", 1, "rc"), "rule": res("Silver", 2, "rb"),
+	})
+	for _, tc := range []struct {
+		name       string
+		base, head *scorecard.Evaluation
+		want       []scorecard.Change
+	}{
+		{"BothSides", base, head, []scorecard.Change{
+			{Entity: k("gone"), Scorecard: "card", From: "Silver", FromIndex: 2},
+			{Entity: k("level"), Scorecard: "card", From: "Silver", To: "Bronze", FromIndex: 2, ToIndex: 1},
+			{Entity: k("new"), Scorecard: "card", To: "Basic"},
+			{Entity: k("rule"), Scorecard: "card", From: "Silver", To: "Silver", FromIndex: 2, ToIndex: 2, NewlyFail: []string{"rb"}, NewlyPass: []string{"rc"}},
+		}},
+		{"NoBase", nil, ev(map[string]scorecard.Result{"new": res("Basic", 0, "ra")}), []scorecard.Change{
+			{Entity: k("new"), Scorecard: "card", To: "Basic"},
+		}},
+		{"NoHead", ev(map[string]scorecard.Result{"gone": res("Gold", 3)}), nil, []scorecard.Change{
+			{Entity: k("gone"), Scorecard: "card", From: "Gold", FromIndex: 3},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, scorecard.Diff(tc.base, tc.head)); diff != "" {
+				t.Errorf("Diff (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
