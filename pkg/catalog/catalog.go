@@ -108,7 +108,7 @@ func (c *Catalog) Build() Diagnostics {
 	var diags Diagnostics
 	c.others = nil
 	for _, f := range c.Files {
-		if f.Kind != KindEntity {
+		if holdsObjects(f) {
 			c.others = append(c.others, f)
 		}
 	}
@@ -118,9 +118,6 @@ func (c *Catalog) Build() Diagnostics {
 	byKey := make(map[EntityKey]*Entity, len(c.Files))
 	c.same, c.teams, c.refs, c.delta = map[EntityKey][]*Entity{}, map[string]int{}, &refIndex{}, nil
 	for _, f := range c.Files {
-		if f.Kind != KindEntity {
-			continue
-		}
 		for _, e := range fileEntities(f, &diags) {
 			c.Entities = append(c.Entities, e)
 			if e.Blueprint == TeamBlueprint {
@@ -204,6 +201,13 @@ func (c *Catalog) addObject(d *Document, diags *Diagnostics) {
 			c.Roles = append(c.Roles, &r)
 		}
 	}
+}
+
+// holdsObjects reports whether f holds documents other than entities (or
+// is a policy). Load never mixes kinds in a file, but a catalog made by hand
+// may.
+func holdsObjects(f *File) bool {
+	return f.Kind != KindEntity || slices.ContainsFunc(f.Docs, func(d *Document) bool { return d.Kind != KindEntity })
 }
 
 // fileEntities decodes the valid entity documents of f, once: a document's

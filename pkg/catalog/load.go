@@ -134,8 +134,7 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Catalog, error) {
 		if d.IsDir() {
 			if !strings.Contains(p, "/") {
 				if _, known := folderKinds[p]; !known {
-					diags = append(diags, Warningf(Position{File: p}, CodeUnknownFile,
-						"folder %s/ is not part of the catalog layout and is ignored", p))
+					diags = append(diags, unknownFolder(p))
 					return fs.SkipDir
 				}
 			}
@@ -147,8 +146,7 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Catalog, error) {
 		kind, bp, ok := KindOf(p)
 		if !ok {
 			if isCatalogExt(p) {
-				diags = append(diags, Warningf(Position{File: p}, CodeUnknownFile,
-					"file is outside the catalog folders (%s) and is ignored", strings.Join(knownFolders(), ", ")))
+				diags = append(diags, outsideFolders(p))
 			}
 			return nil
 		}

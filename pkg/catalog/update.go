@@ -65,13 +65,13 @@ func Update(prev *Catalog, files []*File, gone []string) (*Catalog, Diagnostics)
 		return nil
 	})
 	for _, p := range paths {
-		if k, _, _ := KindOf(p); k != KindEntity && (fresh[p] != nil || prev.hasOther(p)) {
+		if f := fresh[p]; f != nil && holdsObjects(f) || prev.hasOther(p) {
 			d.objects = true
 		}
 	}
 	if d.objects {
 		c.others = splice(prev.others, paths, func(f *File) string { return f.Path }, func(p string) []*File {
-			if f := fresh[p]; f != nil && f.Kind != KindEntity {
+			if f := fresh[p]; f != nil && holdsObjects(f) {
 				return []*File{f}
 			}
 			return nil
@@ -84,7 +84,7 @@ func Update(prev *Catalog, files []*File, gone []string) (*Catalog, Diagnostics)
 
 	c.Entities = splice(prev.Entities, paths, func(e *Entity) string { return e.Doc.File }, func(p string) []*Entity {
 		f := fresh[p]
-		if f == nil || f.Kind != KindEntity {
+		if f == nil {
 			return nil
 		}
 		es := fileEntities(f, &diags)
@@ -128,7 +128,7 @@ func (c *Catalog) rekey(prev *Catalog, d *delta) {
 				defs = append(defs, e)
 			}
 		}
-		slices.SortFunc(defs, compareOrder)
+		slices.SortFunc(defs, CompareOrder)
 		var first *Entity
 		if len(defs) > 0 {
 			first = defs[0]
@@ -307,9 +307,9 @@ func refsOf(e *Entity) []idRef {
 	return out
 }
 
-// compareOrder orders entities as the catalog lists them: by file, then
-// place in the file.
-func compareOrder(a, b *Entity) int {
+// CompareOrder orders entities as Catalog.Entities lists them: by file,
+// then place in the file. It suits slices.SortFunc.
+func CompareOrder(a, b *Entity) int {
 	return cmp.Or(strings.Compare(a.Doc.File, b.Doc.File), cmp.Compare(a.Doc.Index, b.Doc.Index))
 }
 

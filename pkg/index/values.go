@@ -64,8 +64,10 @@ func properties(e *catalog.Entity, computed map[string]any) map[string]any {
 
 // encodeEntity returns the entity's JSON document and the hash Apply uses to
 // skip unchanged entities. encoding/json writes map keys sorted, so equal
-// entities give equal bytes.
-func encodeEntity(e *catalog.Entity, props map[string]any) ([]byte, string, error) {
+// entities give equal bytes. The hash covers the source position as well: a
+// file moved without an edit must still be written, or the index would keep
+// pointing at the old path.
+func encodeEntity(e *catalog.Entity, props map[string]any, file string, line int) ([]byte, string, error) {
 	team := e.Team
 	if team == nil {
 		team = []string{}
@@ -83,8 +85,10 @@ func encodeEntity(e *catalog.Entity, props map[string]any) ([]byte, string, erro
 	if err != nil {
 		return nil, "", fmt.Errorf("encode entity %s/%s: %w", e.Blueprint, e.Identifier, err)
 	}
-	sum := sha256.Sum256(b)
-	return b, hex.EncodeToString(sum[:16]), nil
+	h := sha256.New()
+	h.Write(b)
+	fmt.Fprintf(h, "\x00%s:%d", file, line)
+	return b, hex.EncodeToString(h.Sum(nil)[:16]), nil
 }
 
 // value is one row of entity_values: a property key with one of the typed

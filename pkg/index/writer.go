@@ -262,17 +262,17 @@ func prepare(u Upsert) (prepared, error) {
 		return prepared{}, errors.New("upsert without an entity")
 	}
 	props := properties(e, u.Computed)
-	doc, hash, err := encodeEntity(e, props)
+	var pos catalog.Position
+	if e.Doc != nil {
+		pos = e.Doc.Pos()
+	}
+	doc, hash, err := encodeEntity(e, props, pos.File, pos.Line)
 	if err != nil {
 		return prepared{}, err
 	}
-	p := prepared{e: e, doc: string(doc), hash: hash}
+	p := prepared{e: e, doc: string(doc), hash: hash, file: pos.File, line: pos.Line}
 	for key, v := range props {
 		p.vals = flatten(p.vals, key, v)
-	}
-	if e.Doc != nil {
-		pos := e.Doc.Pos()
-		p.file, p.line = pos.File, pos.Line
 	}
 	return p, nil
 }

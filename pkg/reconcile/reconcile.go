@@ -1,10 +1,13 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -237,13 +240,18 @@ func (r *Reconciler) snapshot(n *next) (snap index.Snapshot, deleted, total int)
 	}
 	snap.Scorecards, snap.Actions, snap.Pages, snap.Roles = cat.Scorecards, cat.Actions, cat.Pages, cat.Roles
 
-	for _, e := range cat.Entities {
-		if n.incremental && !n.upsert[e.Key()] {
-			continue
+	if n.incremental {
+		for _, k := range slices.SortedFunc(maps.Keys(n.upsert), compareKeys) {
+			snap.Upserts = append(snap.Upserts, index.Upsert{Entity: cat.Entity(k), Computed: n.computed[k]})
 		}
-		snap.Upserts = append(snap.Upserts, index.Upsert{Entity: e, Computed: n.computed[e.Key()]})
+		snap.Deletes = n.deleted
+		deleted, total = len(n.deleted), n.prevTotal
+	} else {
+		for _, e := range cat.Entities {
+			snap.Upserts = append(snap.Upserts, index.Upsert{Entity: e, Computed: n.computed[e.Key()]})
+		}
 	}
-	if n.prevKeys != nil {
+	if !n.incremental && n.prevKeys != nil {
 		total = len(n.prevKeys)
 		for k := range n.prevKeys {
 			if cat.Entity(k) == nil {
@@ -275,4 +283,8 @@ func short(h string) string {
 		return h[:12]
 	}
 	return h
+}
+
+func compareKeys(a, b catalog.EntityKey) int {
+	return cmp.Or(strings.Compare(a.Blueprint, b.Blueprint), strings.Compare(a.Identifier, b.Identifier))
 }
