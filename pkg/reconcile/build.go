@@ -77,6 +77,7 @@ func (r *Reconciler) build(ctx context.Context, head gitsource.Commit, st index.
 			r.log.Warn("reconcile: cannot reload the applied commit; rebuilding in full", "err", err)
 			prev = nil
 		}
+		r.prev = prev
 	}
 	var changes []gitsource.Change
 	if prev != nil {
@@ -215,7 +216,9 @@ func who(name, email string) string {
 }
 
 // warm reloads the applied commit without CUE: it was valid when applied.
+// Its computed values are evaluated once more, for their warnings.
 func (r *Reconciler) warm(ctx context.Context, st index.State) (*memo, error) {
+	started := time.Now()
 	fsys, err := r.repo.FS(ctx, st.Applied.Commit)
 	if err != nil {
 		return nil, err
@@ -232,7 +235,40 @@ func (r *Reconciler) warm(ctx context.Context, st index.State) (*memo, error) {
 	for _, e := range cat.Entities {
 		e.Meta = meta[e.Key()].Meta
 	}
-	return r.remember(st.Applied.Commit, cat), nil
+	m := r.remember(st.Applied.Commit, cat)
+	when := st.Applied.CommittedAt
+	prog, _ := compute.CompileWith(cat, compute.Options{Filter: query.Matcher(cat), Now: func() time.Time { return when }})
+	if _, m.warnings, err = prog.EvaluateEach(ctx, cat, nil); err != nil {
+		return nil, err
+	}
+	m.when = when
+	r.log.Info("reconcile: loaded the applied commit", "commit", short(m.commit), "entities", cat.KeyCount(),
+		"duration", time.Since(started).Round(time.Millisecond))
+	return m, nil
+}
+
+// Warm loads the applied commit's catalog, unless it is in memory, so that
+// the next reconcile is incremental without loading it first: berth serve
+// warms after its first reconcile, while the index already serves. A
+// reconcile that comes meanwhile waits for it. The error is non-nil when
+// the index or the repository cannot be read; reconciles still work, the
+// next one loading the commit itself.
+func (r *Reconciler) Warm(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st, err := r.db.State(ctx)
+	if err != nil {
+		return fmt.Errorf("warm: read index state: %w", err)
+	}
+	if st.Applied == nil || r.prev != nil && r.prev.commit == st.Applied.Commit {
+		return nil
+	}
+	m, err := r.warm(ctx, st)
+	if err != nil {
+		return fmt.Errorf("warm: load applied commit %s: %w", short(st.Applied.Commit), err)
+	}
+	r.prev = m
+	return nil
 }
 
 // remember returns the memo of a fully loaded commit; its computed-property

@@ -344,3 +344,157 @@ func TestReconcile_IncrementalChain(t *testing.T) {
 		})
 	}
 }
+
+// sameAsFull reconciles the head of f's remote in a fresh index and fails
+// unless the outcome matches res and, when applied, f's index.
+func sameAsFull(t *testing.T, f *fixture, res reconcile.Result) {
+	t.Helper()
+	full := &fixture{t: t, remote: f.remote}
+	full.open(filepath.Join(t.TempDir(), "full.db"), reconcile.Options{})
+	want := full.reconcile()
+	if want.Status != res.Status {
+		t.Fatalf("status %s, a full build says %s: %s", res.Status, want.Status, want.Reason)
+	}
+	if diff := cmp.Diff(diagLines(want.Diagnostics), diagLines(res.Diagnostics)); diff != "" {
+		t.Fatalf("diagnostics (-full +incremental):\n%s", diff)
+	}
+	if res.Status == index.StatusApplied {
+		if diff := cmp.Diff(dumpIndex(t, full.db), dumpIndex(t, f.db)); diff != "" {
+			t.Fatalf("index (-full +incremental):\n%s", diff)
+		}
+	}
+}
+
+// TestReconcile_Incremental walks through the cases that an incremental
+// commit could get wrong, each compared with a full build.
+func TestReconcile_Incremental(t *testing.T) {
+	mirrorBP := `identifier: app
+title: App
+schema: {properties: {}}
+relations:
+  svc: {target: service}
+mirrorProperties:
+  svcDouble: {path: svc.double}
+`
+	files := base()
+	files["blueprints/app.yaml"] = []byte(mirrorBP)
+	files["entities/app/x.yaml"] = []byte("identifier: x\nrelations: {svc: a}\n")
+	tests := []struct {
+		name   string
+		change map[string][]byte
+		status index.Status
+		check  func(t *testing.T, f *fixture, res reconcile.Result)
+	}{
+		{
+			// b and c name a: deleting a breaks only files the commit
+			// does not touch.
+			name:   "DeleteNamedEntity",
+			change: map[string][]byte{"entities/service/a.yaml": nil},
+			status: index.StatusFailed,
+			check: func(t *testing.T, f *fixture, res reconcile.Result) {
+				files := map[string]bool{}
+				for _, d := range res.Diagnostics {
+					if d.Code == catalog.CodeDanglingRel {
+						files[d.File] = true
+					}
+				}
+				want := map[string]bool{"entities/service/b.yaml": true, "entities/service/c.yaml": true, "entities/app/x.yaml": true}
+				if !maps.Equal(files, want) {
+					t.Errorf("dangling relations reported in %v, want %v", files, want)
+				}
+			},
+		},
+		{
+			name:   "DeleteTeamInUse",
+			change: map[string][]byte{"entities/_team/core.yaml": nil},
+			status: index.StatusFailed,
+		},
+		{
+			name: "PureRename",
+			change: map[string][]byte{
+				"entities/service/b.yaml":       nil,
+				"entities/service/moved/b.yaml": entity("b", "silver", 1, "a"),
+			},
+			status: index.StatusApplied,
+			check: func(t *testing.T, f *fixture, res reconcile.Result) {
+				b, err := f.db.Entity(context.Background(), "service", "b")
+				if err != nil || b.File != "entities/service/moved/b.yaml" {
+					t.Errorf("b after a move: %+v, %v", b, err)
+				}
+			},
+		},
+		{
+			// Not a CUE schema change, yet every service's double and
+			// x's mirror of it change.
+			name:   "CalculationEdit",
+			change: map[string][]byte{"blueprints/service.yaml": []byte(strings.Replace(blueprint, "* 2'", "* 10'", 1))},
+			status: index.StatusApplied,
+			check: func(t *testing.T, f *fixture, res reconcile.Result) {
+				x, _ := f.db.Entity(context.Background(), "app", "x")
+				if !strings.Contains(string(x.Doc), `"svcDouble":30`) {
+					t.Errorf("x's mirror after the calculation edit: %s", x.Doc)
+				}
+			},
+		},
+		{
+			name:   "ScorecardEdit",
+			change: map[string][]byte{"scorecards/ready.yaml": []byte(strings.Replace(card, `value: 4`, `value: 3`, 1))},
+			status: index.StatusApplied,
+		},
+		{
+			name:   "EnumNarrowed",
+			change: map[string][]byte{"blueprints/service.yaml": []byte(strings.Replace(blueprint, "enum: [gold, silver, bronze]", "enum: [gold, silver]", 1))},
+			status: index.StatusFailed,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := maps.Clone(files)
+			files["entities/_team/core.yaml"] = []byte("identifier: core\n")
+			files["entities/_team/other.yaml"] = []byte("identifier: other\n") // with no team left, teams go unchecked
+			files["entities/service/c.yaml"] = append(entity("c", "bronze", 2, "a", "b"), "team: core\n"...)
+			f := newFixture(t, files, reconcile.Options{})
+			f.reconcile()
+			good := f.applied()
+			f.commit(tt.name, tt.change)
+			res := f.reconcile()
+			if res.Status != tt.status || !res.Incremental {
+				t.Fatalf("%s (incremental %v), want %s: %s", res.Status, res.Incremental, tt.status, res.Reason)
+			}
+			if res.Status != index.StatusApplied && f.applied() != good {
+				t.Errorf("the index left the last good revision")
+			}
+			sameAsFull(t, f, res)
+			if tt.check != nil {
+				tt.check(t, f, res)
+			}
+		})
+	}
+}
+
+// TestReconcile_Restart restarts the reconciler on an existing index, warm
+// (as berth serve does) or not, and checks the next commit is incremental
+// and right.
+func TestReconcile_Restart(t *testing.T) {
+	for _, warm := range []bool{true, false} {
+		t.Run(fmt.Sprintf("Warm=%v", warm), func(t *testing.T) {
+			f := newFixture(t, base(), reconcile.Options{})
+			f.reconcile()
+			f.commit("d", map[string][]byte{"entities/service/d.yaml": entity("d", "gold", 0, "a")})
+			f.reconcile()
+			f.open(f.db.Path(), reconcile.Options{})
+			if warm {
+				if err := f.rec.Warm(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f.commit("edit", map[string][]byte{"entities/service/a.yaml": entity("a", "silver", 0), "entities/service/b.yaml": nil,
+				"entities/service/c.yaml": entity("c", "bronze", 2, "a")})
+			res := f.reconcile()
+			if res.Status != index.StatusApplied || !res.Incremental {
+				t.Fatalf("after a restart: %+v", res)
+			}
+			sameAsFull(t, f, res)
+		})
+	}
+}
