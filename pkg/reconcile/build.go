@@ -37,6 +37,7 @@ type memo struct {
 	warnings  compute.Warnings
 	bpHash    map[string]string // blueprint → schema hash
 	schemaKey string            // hash of berth.yaml and policies
+	scoredAt  time.Time         // the clock scorecards were evaluated at
 }
 
 // next is a validated catalog ready to apply.
@@ -241,7 +242,9 @@ func (r *Reconciler) warm(ctx context.Context, st index.State) (*memo, error) {
 	if _, m.warnings, err = prog.EvaluateEach(ctx, cat, nil); err != nil {
 		return nil, err
 	}
-	m.when = when
+	// The scores were evaluated after the reconcile started, which is no
+	// later than this.
+	m.when, m.scoredAt = when, st.Applied.ReconciledAt.Add(-st.Applied.Duration)
 	r.log.Info("reconcile: loaded the applied commit", "commit", short(m.commit), "entities", cat.KeyCount(),
 		"duration", time.Since(started).Round(time.Millisecond))
 	return m, nil
@@ -442,7 +445,8 @@ func (r *Reconciler) score(ctx context.Context, n *next, prev *memo) error {
 		v, ok := n.computed[e.Key()][key]
 		return v, ok
 	}}
-	if n.incremental && prog.Local() && sameScorecards(prev.cat, n.cat) {
+	n.memo.scoredAt = opts.Now
+	if n.incremental && prog.Local() && sameScorecards(prev.cat, n.cat) && !prog.Clocked(prev.scoredAt, opts.Now) {
 		opts.Only = n.upsert
 	} else if n.partial {
 		// Every entity is scored: every entity's values are needed.

@@ -498,3 +498,29 @@ func TestReconcile_Restart(t *testing.T) {
 		})
 	}
 }
+
+// TestReconcile_ExemptionExpires checks that a commit made after an
+// exemption expired re-scores the exempt entity, which it does not touch.
+func TestReconcile_ExemptionExpires(t *testing.T) {
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	files := base()
+	files["scorecards/ready.yaml"] = []byte(card + "exemptions:\n  - {entity: b, rule: scaled, reason: migrating, expires: \"2026-03-10\"}\n")
+	f := newFixture(t, files, reconcile.Options{Now: clock})
+	f.reconcile()
+	now = now.AddDate(0, 0, 20)
+	f.commit("d", map[string][]byte{"entities/service/d.yaml": entity("d", "gold", 4)})
+	res := f.reconcile()
+	if res.Status != index.StatusApplied || !res.Incremental {
+		t.Fatalf("%+v", res)
+	}
+	if sc, _ := f.db.Scores(context.Background(), "service", "b"); len(sc) != 1 || sc[0].Level != "Bronze" {
+		t.Errorf("b after its exemption expired: %+v", sc)
+	}
+	full := &fixture{t: t, remote: f.remote}
+	full.open(filepath.Join(t.TempDir(), "full.db"), reconcile.Options{Now: clock})
+	full.reconcile()
+	if diff := cmp.Diff(dumpIndex(t, full.db), dumpIndex(t, f.db)); diff != "" {
+		t.Fatalf("index (-full +incremental):\n%s", diff)
+	}
+}

@@ -238,6 +238,56 @@ func (p *Program) Local() bool {
 	return true
 }
 
+// Clocked reports whether scores evaluated at times a and b can differ for
+// the same entities: a filter or rule compares dates with the evaluation
+// time (a between preset, isExpired), or an exemption expires or a rule's
+// enforceFrom passes between a and b. A caller that re-scores only the
+// entities a change touched re-scores every entity when it does.
+func (p *Program) Clocked(a, b time.Time) bool {
+	if a.Equal(b) {
+		return false
+	}
+	if a.After(b) {
+		a, b = b, a
+	}
+	passes := func(t time.Time) bool { return t.After(a) && !t.After(b) }
+	for _, c := range p.cards {
+		if c.filter != nil && clockedGroup(c.filter.Root) {
+			return true
+		}
+		for _, r := range c.rules {
+			if r.q != nil && clockedGroup(r.q.Root) || !r.enforceFrom.IsZero() && passes(r.enforceFrom) {
+				return true
+			}
+		}
+		for _, ex := range c.exemptions {
+			if t, ok := parseDate(ex.Expires); ok && passes(t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func clockedGroup(g *query.Group) bool {
+	if g == nil {
+		return false
+	}
+	for _, n := range g.Items {
+		switch n := n.(type) {
+		case *query.Group:
+			if clockedGroup(n) {
+				return true
+			}
+		case *query.Rule:
+			if n.Operator == query.OpIsExpired || n.Range != nil && n.Range.Preset != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func localGroup(g *query.Group) bool {
 	if g == nil {
 		return true
