@@ -17,10 +17,10 @@ import (
 // berth.yaml and duplicate identifiers always run: they are few. For any
 // other catalog CheckSince is Check.
 func (c *Catalog) CheckSince(prev *Catalog, prevFindings Diagnostics) Diagnostics {
-	d := c.delta
-	if d == nil || d.prev != prev {
+	if !c.updatedFrom(prev) {
 		return c.Check()
 	}
+	d := c.delta
 	ck := &checker{c: c}
 	ck.duplicates()
 	ck.blueprints()

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"weak"
 )
 
 // TeamRef is the Rel of a Ref made by an entity's team.
@@ -21,7 +22,8 @@ type Ref struct {
 
 // delta is how a catalog made by Update differs from the one it came from.
 type delta struct {
-	prev *Catalog
+	// prev is weak: a chain of updates must not keep every catalog alive.
+	prev weak.Pointer[Catalog]
 	// touched holds every path the update replaced, added or removed.
 	touched map[string]bool
 	// removed and added are the entities of the touched files before and
@@ -54,7 +56,7 @@ func Update(prev *Catalog, files []*File, gone []string) (*Catalog, Diagnostics)
 		touched[f.Path] = true
 	}
 	paths := slices.Sorted(maps.Keys(touched))
-	d := &delta{prev: prev, touched: touched}
+	d := &delta{prev: weak.Make(prev), touched: touched}
 	c := &Catalog{Diags: prev.Diags, delta: d}
 	var diags Diagnostics
 
@@ -228,10 +230,15 @@ func (c *Catalog) EntitiesOf(p string) []*Entity {
 // the entities defined in the files the update touched, before or after
 // it, sorted; ok is false for any other catalog.
 func (c *Catalog) ChangedSince(prev *Catalog) (keys []EntityKey, ok bool) {
-	if c.delta == nil || c.delta.prev != prev {
+	if !c.updatedFrom(prev) {
 		return nil, false
 	}
 	return c.delta.keys, true
+}
+
+// updatedFrom reports whether c was made by Update(prev, ...).
+func (c *Catalog) updatedFrom(prev *Catalog) bool {
+	return c.delta != nil && prev != nil && c.delta.prev.Value() == prev
 }
 
 // KeyCount returns how many distinct entity keys c holds. It is valid after

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"weak"
 
 	"github.com/berth-dev/berth/pkg/catalog"
 	"github.com/google/go-cmp/cmp"
@@ -241,4 +243,29 @@ func toSet[K comparable](l []K) map[K]bool {
 		out[k] = true
 	}
 	return out
+}
+
+// TestUpdate_FreesPrevious checks that a chain of updates does not keep
+// every catalog of the chain alive.
+func TestUpdate_FreesPrevious(t *testing.T) {
+	fsys := fstest.MapFS{
+		"blueprints/service.yaml": {Data: []byte(blueprintVariants[0])},
+		"entities/service/a.yaml": {Data: []byte("identifier: a\n")},
+	}
+	cat, _ := fresh(t, fsys)
+	first := weak.Make(cat)
+	for i := range 3 {
+		fsys["entities/service/a.yaml"] = &fstest.MapFile{Data: fmt.Appendf(nil, "identifier: a\ntitle: A%d\n", i)}
+		f, _ := catalog.ReadFile(fsys, "entities/service/a.yaml", catalog.Limits{})
+		next, _ := catalog.Update(cat, []*catalog.File{f}, nil)
+		if _, ok := next.ChangedSince(cat); !ok {
+			t.Fatal("ChangedSince does not know the catalog it came from")
+		}
+		cat = next
+	}
+	runtime.GC()
+	if first.Value() != nil {
+		t.Error("the first catalog of the chain is still reachable")
+	}
+	runtime.KeepAlive(cat)
 }
