@@ -161,6 +161,7 @@ func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
 	}
 	res.Incremental = next.incremental
 	res.Diagnostics = next.diags
+	info.Started = next.started // the duration recorded runs from the new head to the revision recorded
 
 	if next.diags.HasErrors() {
 		errs, _ := next.diags.Count()
@@ -174,7 +175,6 @@ func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
 		return res, r.recordAttempt(ctx, info, res)
 	}
 
-	info.Duration = time.Since(next.started)
 	applied, err := r.db.Apply(ctx, info, snap)
 	if err != nil {
 		return res, fmt.Errorf("%w: apply %s: %w", ErrTransient, short(head.Hash), err)
