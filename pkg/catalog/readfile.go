@@ -73,6 +73,30 @@ func WalkDiagnostics(fsys fs.FS, p string) Diagnostics {
 	return Diagnostics{outsideFolders(p)}
 }
 
+// Rewalk returns the walk diagnostics of fsys given prev, those of the tree
+// before the change of paths: prev's findings about other paths and
+// folders, and WalkDiagnostics of each changed path. It is what Load would
+// report from its walk, without walking.
+func Rewalk(prev Diagnostics, fsys fs.FS, paths []string) Diagnostics {
+	changed := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		changed[p] = true
+		if top, _, nested := strings.Cut(p, "/"); nested {
+			changed[top] = true
+		}
+	}
+	var out Diagnostics
+	for _, d := range prev {
+		if !changed[d.File] {
+			out = append(out, d)
+		}
+	}
+	for _, p := range paths {
+		out = append(out, WalkDiagnostics(fsys, p)...)
+	}
+	return out.Sort()
+}
+
 // outsideFolders is the warning about a file outside the catalog folders.
 func outsideFolders(p string) Diagnostic {
 	return Warningf(Position{File: p}, CodeUnknownFile,

@@ -269,3 +269,45 @@ func TestUpdate_FreesPrevious(t *testing.T) {
 	}
 	runtime.KeepAlive(cat)
 }
+
+// TestRewalk checks that Rewalk gives what Load's walk reports after each
+// change, without walking.
+func TestRewalk(t *testing.T) {
+	file := &fstest.MapFile{Data: []byte("a: b\n")}
+	tests := []struct {
+		name   string
+		change map[string]*fstest.MapFile // nil deletes
+	}{
+		{"UnknownFolderAdded", map[string]*fstest.MapFile{"docs/a.yaml": file}},
+		{"UnknownFolderEmptied", map[string]*fstest.MapFile{"notes/x.yaml": nil}},
+		{"UnknownFolderKept", map[string]*fstest.MapFile{"notes/x.yaml": nil, "notes/y.md": file}},
+		{"FileOutsideFolders", map[string]*fstest.MapFile{"top.yaml": file, "policies/p.yaml": file}},
+		{"FileOutsideFoldersRemoved", map[string]*fstest.MapFile{"stray.json": nil}},
+		{"HiddenAndTestdata", map[string]*fstest.MapFile{".github/x.yaml": file, "entities/testdata/x.yaml": file}},
+		{"CatalogFile", map[string]*fstest.MapFile{"entities/service/a.yaml": file}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fsys := fstest.MapFS{
+				"blueprints/service.yaml": {Data: []byte(blueprintVariants[0])},
+				"notes/x.yaml":            file,
+				"stray.json":              file,
+			}
+			before, _ := fresh(t, fsys)
+			var paths []string
+			for p, f := range tt.change {
+				paths = append(paths, p)
+				if f == nil {
+					delete(fsys, p)
+				} else {
+					fsys[p] = f
+				}
+			}
+			after, _ := fresh(t, fsys)
+			got := catalog.Rewalk(before.Diags, fsys, paths)
+			if diff := cmp.Diff(format(after.Diags.Sort()), format(got)); diff != "" {
+				t.Errorf("(-Load +Rewalk):\n%s", diff)
+			}
+		})
+	}
+}

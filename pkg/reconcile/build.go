@@ -10,7 +10,6 @@ import (
 	"reflect"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/berth-dev/berth/pkg/catalog"
@@ -313,15 +312,12 @@ func (r *Reconciler) incremental(ctx context.Context, fsys fs.FS, head gitsource
 	paths := slices.Sorted(maps.Keys(touched))
 
 	// Load: the walk's findings about the touched paths, then their files.
-	walk := carry(prev.walkDiags, func(d catalog.Diagnostic) bool {
-		return !touched[d.File] && !slices.ContainsFunc(paths, func(p string) bool { return strings.HasPrefix(p, d.File+"/") })
-	})
+	walk := catalog.Rewalk(prev.walkDiags, fsys, paths)
 	limits := prev.cat.EffectiveLimits(catalog.Limits{})
 	var fresh []*catalog.File
 	var gone []string
 	objects := false // a file other than an entity's changed
 	for _, p := range paths {
-		walk = append(walk, catalog.WalkDiagnostics(fsys, p)...)
 		if k, _, _ := catalog.KindOf(p); k != catalog.KindEntity {
 			objects = true
 		}
@@ -345,7 +341,7 @@ func (r *Reconciler) incremental(ctx context.Context, fsys fs.FS, head gitsource
 	// previous one.
 	diags = append(diags, r.v.ValidateDocuments(ctx, catalog.New(slices.Clone(fresh)))...)
 	cat, built := catalog.Update(prev.cat, fresh, gone)
-	cat.Diags = walk.Sort()
+	cat.Diags = walk
 	diags = append(diags, built...)
 
 	// Layers 2 and 3 for entities of changed files and of blueprints whose
