@@ -359,7 +359,7 @@ func (r *Reconciler) incremental(ctx context.Context, fsys fs.FS, head gitsource
 			}
 		}
 	}
-	var revalidate []*catalog.Entity
+	revalidate := []*catalog.Entity{} // not nil: nil validates every entity
 	for _, f := range fresh {
 		revalidate = append(revalidate, cat.EntitiesOf(f.Path)...)
 	}
