@@ -225,17 +225,13 @@ func exemptionReason(ex catalog.Exemption) string {
 // can be re-evaluated for just the entities a commit changed; others must
 // see every entity again.
 func (p *Program) Local() bool {
-	for _, c := range p.cards {
-		if c.filter != nil && !localGroup(c.filter.Root) {
-			return false
+	return !p.anyRule(func(r *query.Rule) bool {
+		switch r.Kind {
+		case query.KindRelation, query.KindRelatedTo, query.KindPath, query.KindScorecard:
+			return true
 		}
-		for _, r := range c.rules {
-			if r.q != nil && !localGroup(r.q.Root) {
-				return false
-			}
-		}
-	}
-	return true
+		return false
+	})
 }
 
 // Clocked reports whether scores evaluated at times a and b can differ for
@@ -250,13 +246,15 @@ func (p *Program) Clocked(a, b time.Time) bool {
 	if a.After(b) {
 		a, b = b, a
 	}
+	if p.anyRule(func(r *query.Rule) bool {
+		return r.Operator == query.OpIsExpired || r.Range != nil && r.Range.Preset != ""
+	}) {
+		return true
+	}
 	passes := func(t time.Time) bool { return t.After(a) && !t.After(b) }
 	for _, c := range p.cards {
-		if c.filter != nil && clockedGroup(c.filter.Root) {
-			return true
-		}
 		for _, r := range c.rules {
-			if r.q != nil && clockedGroup(r.q.Root) || !r.enforceFrom.IsZero() && passes(r.enforceFrom) {
+			if !r.enforceFrom.IsZero() && passes(r.enforceFrom) {
 				return true
 			}
 		}
@@ -269,18 +267,14 @@ func (p *Program) Clocked(a, b time.Time) bool {
 	return false
 }
 
-func clockedGroup(g *query.Group) bool {
-	if g == nil {
-		return false
-	}
-	for _, n := range g.Items {
-		switch n := n.(type) {
-		case *query.Group:
-			if clockedGroup(n) {
-				return true
-			}
-		case *query.Rule:
-			if n.Operator == query.OpIsExpired || n.Range != nil && n.Range.Preset != "" {
+// anyRule reports whether f holds for a condition of any filter or rule.
+func (p *Program) anyRule(f func(*query.Rule) bool) bool {
+	for _, c := range p.cards {
+		if c.filter != nil && anyInGroup(c.filter.Root, f) {
+			return true
+		}
+		for _, r := range c.rules {
+			if r.q != nil && anyInGroup(r.q.Root, f) {
 				return true
 			}
 		}
@@ -288,22 +282,21 @@ func clockedGroup(g *query.Group) bool {
 	return false
 }
 
-func localGroup(g *query.Group) bool {
+func anyInGroup(g *query.Group, f func(*query.Rule) bool) bool {
 	if g == nil {
-		return true
+		return false
 	}
 	for _, n := range g.Items {
 		switch n := n.(type) {
 		case *query.Group:
-			if !localGroup(n) {
-				return false
+			if anyInGroup(n, f) {
+				return true
 			}
 		case *query.Rule:
-			switch n.Kind {
-			case query.KindRelation, query.KindRelatedTo, query.KindPath, query.KindScorecard:
-				return false
+			if f(n) {
+				return true
 			}
 		}
 	}
-	return true
+	return false
 }
