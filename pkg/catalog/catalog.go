@@ -33,10 +33,19 @@ type Catalog struct {
 	// gives each blueprint its own (Blueprint.Permissions).
 	Permissions []*PermissionsDoc
 
-	entities map[EntityKey]*Entity
-	// dups are entity documents whose key another document took first,
-	// found by Build and reported by Check.
-	dups [][2]*Document
+	// entities maps each key to its first entity in file order.
+	entities *layered[EntityKey, *Entity]
+	// same holds, for each key defined more than once (an error Check
+	// reports), every entity with that key in file order.
+	same map[EntityKey][]*Entity
+	// teams counts the _team entities of each identifier.
+	teams map[string]int
+	// others are the files that hold no entities, sorted by path.
+	others []*File
+	// refs is the reverse relation index, built on first use.
+	refs *refIndex
+	// delta is how the catalog differs from the one it was updated from.
+	delta *delta
 }
 
 // New returns a catalog of the given files, which it sorts by path.
@@ -47,8 +56,12 @@ func New(files []*File) *Catalog {
 
 // Docs returns every document of the given kind, in file order.
 func (c *Catalog) Docs(kind Kind) []*Document {
+	files := c.Files
+	if kind != KindEntity && c.entities != nil {
+		files = c.others
+	}
 	var out []*Document
-	for _, f := range c.Files {
+	for _, f := range files {
 		if f.Kind == kind {
 			out = append(out, f.Docs...)
 		}
@@ -58,8 +71,12 @@ func (c *Catalog) Docs(kind Kind) []*Document {
 
 // Policies returns the policy (.cue) files.
 func (c *Catalog) Policies() []*File {
+	files := c.Files
+	if c.entities != nil {
+		files = c.others
+	}
 	var out []*File
-	for _, f := range c.Files {
+	for _, f := range files {
 		if f.Kind == KindPolicy && f.Source != nil {
 			out = append(out, f)
 		}
@@ -79,7 +96,12 @@ func (c *Catalog) Diagnostics() Diagnostics {
 
 // Entity returns the entity with the given key, or nil. It is valid after
 // Build.
-func (c *Catalog) Entity(k EntityKey) *Entity { return c.entities[k] }
+func (c *Catalog) Entity(k EntityKey) *Entity {
+	if c.entities == nil {
+		return nil
+	}
+	return c.entities.get(k)
+}
 
 // Build decodes every document not marked Invalid into typed objects,
 // replacing any built before. Documents whose shape does not fit the typed
@@ -87,85 +109,137 @@ func (c *Catalog) Entity(k EntityKey) *Entity { return c.entities[k] }
 // CodeDecode and skipped.
 func (c *Catalog) Build() Diagnostics {
 	var diags Diagnostics
-	c.Config = nil
-	c.Blueprints = builtinBlueprints()
-	c.Entities, c.Scorecards, c.Actions, c.Pages, c.Roles, c.Permissions = nil, nil, nil, nil, nil, nil
-	c.entities = make(map[EntityKey]*Entity, len(c.entities))
-	c.dups = nil
-
+	c.others = nil
 	for _, f := range c.Files {
-		for _, d := range f.Docs {
-			if d.Invalid {
+		if holdsObjects(f) {
+			c.others = append(c.others, f)
+		}
+	}
+	c.buildObjects(func(*File) bool { return true }, &diags)
+
+	c.Entities = nil
+	byKey := make(map[EntityKey]*Entity, len(c.Files))
+	c.same, c.teams, c.refs, c.delta = map[EntityKey][]*Entity{}, map[string]int{}, &refIndex{}, nil
+	for _, f := range c.Files {
+		for _, e := range fileEntities(f, &diags) {
+			c.Entities = append(c.Entities, e)
+			if e.Blueprint == TeamBlueprint {
+				c.teams[e.Identifier]++
+			}
+			first, dup := byKey[e.Key()]
+			if !dup {
+				byKey[e.Key()] = e
 				continue
 			}
-			switch d.Kind {
-			case KindConfig:
-				var cfg Config
-				if decode(d, &cfg, &diags) {
-					cfg.Doc = d
-					c.Config = &cfg
-				}
-			case KindBlueprint:
-				var b Blueprint
-				if decode(d, &b, &diags) {
-					b.Doc = d
-					c.addBlueprint(&b)
-				}
-			case KindEntity:
-				e, ok := d.entity, d.entity != nil
-				if !ok {
-					if e, ok = decodeEntity(d, &diags); ok {
-						d.entity = e
-					}
-				}
-				if ok {
-					c.Entities = append(c.Entities, e)
-					if first, dup := c.entities[e.Key()]; dup {
-						c.dups = append(c.dups, [2]*Document{d, first.Doc})
-					} else {
-						c.entities[e.Key()] = e
-					}
-				}
-			case KindScorecard:
-				var s Scorecard
-				if decode(d, &s, &diags) {
-					s.Doc = d
-					c.Scorecards = append(c.Scorecards, &s)
-				}
-			case KindAction:
-				var a Action
-				if decode(d, &a, &diags) {
-					a.Doc = d
-					c.Actions = append(c.Actions, &a)
-				}
-			case KindPage:
-				var p Page
-				if decode(d, &p, &diags) {
-					p.Doc = d
-					if p.Type == "" {
-						p.Type = "dashboard"
-					}
-					c.Pages = append(c.Pages, &p)
-				}
-			case KindRole:
-				if _, perms := d.Value["blueprint"]; perms {
-					var p PermissionsDoc
-					if decode(d, &p, &diags) {
-						p.Doc = d
-						c.Permissions = append(c.Permissions, &p)
-					}
-					continue
-				}
-				var r Role
-				if decode(d, &r, &diags) {
-					r.Doc = d
-					c.Roles = append(c.Roles, &r)
-				}
+			if c.same[e.Key()] == nil {
+				c.same[e.Key()] = []*Entity{first}
+			}
+			c.same[e.Key()] = append(c.same[e.Key()], e)
+		}
+	}
+	c.entities = newLayered(byKey, func(e *Entity) bool { return e == nil })
+	return diags
+}
+
+// buildObjects decodes the documents of every file but entities, replacing
+// the objects built before; decoding problems of the files accepted by
+// report are added to diags.
+func (c *Catalog) buildObjects(report func(*File) bool, diags *Diagnostics) {
+	c.Config = nil
+	c.Blueprints = builtinBlueprints()
+	c.Scorecards, c.Actions, c.Pages, c.Roles, c.Permissions = nil, nil, nil, nil, nil
+	for _, f := range c.others {
+		sink := diags
+		if !report(f) {
+			sink = new(Diagnostics)
+		}
+		for _, d := range f.Docs {
+			if !d.Invalid {
+				c.addObject(d, sink)
 			}
 		}
 	}
 	c.applyPermissions()
-	return diags
+}
+
+// addObject decodes one document that is not an entity.
+func (c *Catalog) addObject(d *Document, diags *Diagnostics) {
+	switch d.Kind {
+	case KindConfig:
+		var cfg Config
+		if decode(d, &cfg, diags) {
+			cfg.Doc = d
+			c.Config = &cfg
+		}
+	case KindBlueprint:
+		var b Blueprint
+		if decode(d, &b, diags) {
+			b.Doc = d
+			c.addBlueprint(&b)
+		}
+	case KindScorecard:
+		var s Scorecard
+		if decode(d, &s, diags) {
+			s.Doc = d
+			c.Scorecards = append(c.Scorecards, &s)
+		}
+	case KindAction:
+		var a Action
+		if decode(d, &a, diags) {
+			a.Doc = d
+			c.Actions = append(c.Actions, &a)
+		}
+	case KindPage:
+		var p Page
+		if decode(d, &p, diags) {
+			p.Doc = d
+			if p.Type == "" {
+				p.Type = "dashboard"
+			}
+			c.Pages = append(c.Pages, &p)
+		}
+	case KindRole:
+		if _, perms := d.Value["blueprint"]; perms {
+			var p PermissionsDoc
+			if decode(d, &p, diags) {
+				p.Doc = d
+				c.Permissions = append(c.Permissions, &p)
+			}
+			return
+		}
+		var r Role
+		if decode(d, &r, diags) {
+			r.Doc = d
+			c.Roles = append(c.Roles, &r)
+		}
+	}
+}
+
+// holdsObjects reports whether f holds documents other than entities (or
+// is a policy). Load never mixes kinds in a file, but a catalog made by hand
+// may.
+func holdsObjects(f *File) bool {
+	return f.Kind != KindEntity || slices.ContainsFunc(f.Docs, func(d *Document) bool { return d.Kind != KindEntity })
+}
+
+// fileEntities decodes the valid entity documents of f, once: a document's
+// entity is cached, so catalogs built from the same documents share it.
+func fileEntities(f *File, diags *Diagnostics) []*Entity {
+	var out []*Entity
+	for _, d := range f.Docs {
+		if d.Invalid || d.Kind != KindEntity {
+			continue
+		}
+		if d.entity == nil {
+			e, ok := decodeEntity(d, diags)
+			if !ok {
+				continue
+			}
+			d.entity = e
+		}
+		out = append(out, d.entity)
+	}
+	return out
 }
 
 // addBlueprint adds b, extending a built-in of the same identifier rather

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -27,19 +28,29 @@ func (c *Catalog) Check() Diagnostics {
 	ck.duplicates()
 	ck.blueprints()
 	ck.entities()
+	ck.objects()
+	return ck.diags
+}
+
+// objects runs the checks of everything but single entities: scorecards,
+// actions, pages, berth.yaml, permissions and role names. They are few, so
+// CheckSince runs them whole too.
+func (ck *checker) objects() {
 	ck.scorecards()
 	ck.actions()
 	ck.pages()
 	ck.systemPages()
 	ck.config()
-	ck.diags = append(ck.diags, c.checkPermissions()...)
+	ck.diags = append(ck.diags, ck.c.checkPermissions()...)
 	ck.roleNames()
-	return ck.diags
 }
 
 type checker struct {
-	c     *Catalog
-	diags Diagnostics
+	c        *Catalog
+	diags    Diagnostics
+	teamList []string
+	// teamPropsOf caches teamProps.
+	teamPropsOf map[*Blueprint][]string
 }
 
 func (ck *checker) errorf(pos Position, code, format string, args ...any) {
@@ -49,14 +60,18 @@ func (ck *checker) errorf(pos Position, code, format string, args ...any) {
 // duplicates reports identifiers defined twice, naming both places.
 // Entities' duplicates were found by Build; the other kinds are few.
 func (ck *checker) duplicates() {
-	for _, p := range ck.c.dups {
-		d, prev := p[0], p[1]
-		scope := d.Blueprint
-		if bp, ok := d.Value["blueprint"].(string); ok {
-			scope = bp
+	for _, k := range slices.SortedFunc(maps.Keys(ck.c.same), compareKeys) {
+		defs := ck.c.same[k]
+		prev := defs[0].Doc
+		for _, e := range defs[1:] {
+			d := e.Doc
+			scope := d.Blueprint
+			if bp, ok := d.Value["blueprint"].(string); ok {
+				scope = bp
+			}
+			ck.errorf(d.Pos("identifier"), CodeDuplicateID, "entity identifier %q of blueprint %q is defined twice (first at %s)",
+				d.Identifier(), scope, prev.Pos("identifier"))
 		}
-		ck.errorf(d.Pos("identifier"), CodeDuplicateID, "entity identifier %q of blueprint %q is defined twice (first at %s)",
-			d.Identifier(), scope, prev.Pos("identifier"))
 	}
 	type key struct {
 		kind  Kind
@@ -64,7 +79,7 @@ func (ck *checker) duplicates() {
 		id    string
 	}
 	first := map[key]*Document{}
-	for _, f := range ck.c.Files {
+	for _, f := range ck.c.others {
 		for _, d := range f.Docs {
 			if d.Invalid || d.Kind == KindConfig || d.Kind == KindEntity {
 				continue
@@ -228,76 +243,93 @@ func (ck *checker) resolveRelations(b *Blueprint, rels []string) string {
 	return ""
 }
 
-// entities checks blueprints, relation targets and teams.
+// entities checks every entity.
 func (ck *checker) entities() {
-	teams := map[string]bool{}
 	for _, e := range ck.c.Entities {
-		if e.Blueprint == TeamBlueprint {
-			teams[e.Identifier] = true
-		}
+		ck.entity(e)
 	}
-	teamProps := map[*Blueprint][]string{} // properties of format team
-	for _, b := range ck.c.Blueprints {
-		for _, name := range sortedKeys(b.Schema.Properties) {
-			if b.Schema.Properties[name].Format == "team" {
-				teamProps[b] = append(teamProps[b], name)
-			}
+}
+
+// entity checks e's blueprint, relation targets and teams.
+func (ck *checker) entity(e *Entity) {
+	d := e.Doc
+	b := ck.c.Blueprints[e.Blueprint]
+	if b == nil {
+		pos := d.Pos("blueprint")
+		if _, ok := d.Value["blueprint"]; !ok {
+			pos = d.Pos("identifier")
 		}
+		ck.errorf(pos, CodeUnknownBP, "entity %q: unknown blueprint %q%s", e.Identifier, e.Blueprint, ck.suggestBlueprint(e.Blueprint))
+		return
 	}
-	for _, e := range ck.c.Entities {
-		d := e.Doc
-		b := ck.c.Blueprints[e.Blueprint]
-		if b == nil {
-			pos := d.Pos("blueprint")
-			if _, ok := d.Value["blueprint"]; !ok {
-				pos = d.Pos("identifier")
-			}
-			ck.errorf(pos, CodeUnknownBP, "entity %q: unknown blueprint %q%s", e.Identifier, e.Blueprint, ck.suggestBlueprint(e.Blueprint))
-			continue
+	for rel, rv := range e.Relations { // findings are sorted later
+		def, ok := b.Relations[rel]
+		if !ok {
+			continue // the entity schema reports unknown relations
 		}
-		for rel, rv := range e.Relations { // findings are sorted later
-			def, ok := b.Relations[rel]
-			if !ok {
-				continue // the entity schema reports unknown relations
-			}
-			for i, t := range rv.Targets {
-				if ck.c.entities[EntityKey{def.Target, t}] != nil {
-					continue
-				}
-				pos := d.Pos("relations", rel)
-				if rv.Many {
-					pos = d.Pos("relations", rel, strconv.Itoa(i))
-				}
-				ck.errorf(pos, CodeDanglingRel, "entity %q: relation %s points to %q, which is not a %s entity", e.Identifier, rel, t, def.Target)
-			}
-		}
-		if len(teams) == 0 {
-			continue
-		}
-		for i, t := range e.Team {
-			if !teams[t] {
-				pos := d.Pos("team")
-				if _, list := d.Value["team"].([]any); list {
-					pos = d.Pos("team", strconv.Itoa(i))
-				}
-				ck.errorf(pos, CodeUnknownTeam, "entity %q: team %q is not a _team entity%s", e.Identifier, t, suggest(t, sortedKeys(teams)))
-			}
-		}
-		for _, name := range teamProps[b] {
-			if _, set := e.Properties[name]; !set {
+		for i, t := range rv.Targets {
+			if ck.c.Entity(EntityKey{def.Target, t}) != nil {
 				continue
 			}
-			vals := []any{e.Properties[name]}
-			if l, ok := e.Properties[name].([]any); ok {
-				vals = l
+			pos := d.Pos("relations", rel)
+			if rv.Many {
+				pos = d.Pos("relations", rel, strconv.Itoa(i))
 			}
-			for _, v := range vals {
-				if s, ok := v.(string); ok && !teams[s] {
-					ck.errorf(d.Pos("properties", name), CodeUnknownTeam, "entity %q: property %s names team %q, which is not a _team entity%s", e.Identifier, name, s, suggest(s, sortedKeys(teams)))
-				}
+			ck.errorf(pos, CodeDanglingRel, "entity %q: relation %s points to %q, which is not a %s entity", e.Identifier, rel, t, def.Target)
+		}
+	}
+	teams := ck.c.teams
+	if len(teams) == 0 {
+		return
+	}
+	for i, t := range e.Team {
+		if teams[t] == 0 {
+			pos := d.Pos("team")
+			if _, list := d.Value["team"].([]any); list {
+				pos = d.Pos("team", strconv.Itoa(i))
+			}
+			ck.errorf(pos, CodeUnknownTeam, "entity %q: team %q is not a _team entity%s", e.Identifier, t, suggest(t, ck.teamIDs()))
+		}
+	}
+	for _, name := range ck.teamProps(b) {
+		if _, set := e.Properties[name]; !set {
+			continue
+		}
+		vals := []any{e.Properties[name]}
+		if l, ok := e.Properties[name].([]any); ok {
+			vals = l
+		}
+		for _, v := range vals {
+			if s, ok := v.(string); ok && teams[s] == 0 {
+				ck.errorf(d.Pos("properties", name), CodeUnknownTeam, "entity %q: property %s names team %q, which is not a _team entity%s", e.Identifier, name, s, suggest(s, ck.teamIDs()))
 			}
 		}
 	}
+}
+
+// teamIDs returns the identifiers of the _team entities, sorted.
+func (ck *checker) teamIDs() []string {
+	if ck.teamList == nil {
+		ck.teamList = sortedKeys(ck.c.teams)
+	}
+	return ck.teamList
+}
+
+// teamProps returns b's properties of format team, sorted.
+func (ck *checker) teamProps(b *Blueprint) []string {
+	if ck.teamPropsOf == nil {
+		ck.teamPropsOf = map[*Blueprint][]string{}
+	}
+	out, ok := ck.teamPropsOf[b]
+	if !ok {
+		for _, name := range sortedKeys(b.Schema.Properties) {
+			if b.Schema.Properties[name].Format == "team" {
+				out = append(out, name)
+			}
+		}
+		ck.teamPropsOf[b] = out
+	}
+	return out
 }
 
 // scorecardBlueprint returns a scorecard's blueprint: its blueprint key, or
@@ -384,7 +416,7 @@ func (ck *checker) scorecards() {
 				ck.errorf(d.Pos("exemptions", strconv.Itoa(i), "rule"), CodeUnknownProperty,
 					"scorecard %q: exemption names unknown rule %q", s.Identifier, ex.Rule)
 			}
-			if ck.c.entities[EntityKey{bpID, ex.Entity}] == nil {
+			if ck.c.Entity(EntityKey{bpID, ex.Entity}) == nil {
 				ck.errorf(d.Pos("exemptions", strconv.Itoa(i), "entity"), CodeDanglingRel,
 					"scorecard %q: exemption names %q, which is not a %s entity", s.Identifier, ex.Entity, bpID)
 			}

@@ -86,10 +86,15 @@ func (ck *checker) roleNames() {
 	}
 	for _, id := range sortedKeys(ck.c.Blueprints) {
 		b := ck.c.Blueprints[id]
-		if b.Doc == nil || b.Permissions == nil || b.Permissions.Entities == nil || b.Permissions.Entities.Read == nil {
+		d := b.PermissionsDoc
+		if d == nil || b.Permissions == nil || b.Permissions.Entities == nil || b.Permissions.Entities.Read == nil {
 			continue
 		}
-		list(b.Doc, fmt.Sprintf("blueprint %q", id), b.Permissions.Entities.Read.Roles, "permissions", "entities", "read", "roles")
+		path := []string{"permissions", "entities", "read", "roles"}
+		if d != b.Doc {
+			path = path[1:] // a permissions document of roles/
+		}
+		list(d, fmt.Sprintf("blueprint %q", id), b.Permissions.Entities.Read.Roles, path...)
 	}
 	for _, p := range ck.c.Pages {
 		if p.Doc == nil || p.Permissions == nil {

@@ -11,6 +11,13 @@
 // typed objects, and [Catalog.Check] runs the checks that span files:
 // identifiers unique, relations resolve, scorecards name real properties.
 //
+// A catalog that changes a few files at a time need not be rebuilt:
+// [Update] derives the next catalog from the previous one at the cost of the
+// change (the two share every unchanged file, document and entity, and a
+// copy-on-write key map), [Catalog.Referrers] answers who names an entity,
+// and [Catalog.CheckSince] runs the cross-file checks only for the entities
+// a change can affect, giving exactly what Check gives.
+//
 // The package imports only the standard library and yaml.v3; it knows nothing
 // of CUE, SQLite, Git, HTTP or GitHub.
 package catalog

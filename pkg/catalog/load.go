@@ -199,7 +199,7 @@ func visit(fsys fs.FS, cfgPath, p string, d fs.DirEntry, err error) (j job, read
 	}
 	if d.IsDir() {
 		if _, known := folderKinds[p]; !known && !strings.Contains(p, "/") {
-			dg := Warningf(Position{File: p}, CodeUnknownFile, "folder %s/ is not part of the catalog layout and is ignored", p)
+			dg := unknownFolder(p)
 			return j, false, &dg, fs.SkipDir
 		}
 		return j, false, nil, nil
@@ -210,8 +210,7 @@ func visit(fsys fs.FS, cfgPath, p string, d fs.DirEntry, err error) (j job, read
 	kind, bp, ok := KindOf(p)
 	if !ok {
 		if isCatalogExt(p) {
-			dg := Warningf(Position{File: p}, CodeUnknownFile,
-				"file is outside the catalog folders (%s) and is ignored", strings.Join(knownFolders(), ", "))
+			dg := outsideFolders(p)
 			return j, false, &dg, nil
 		}
 		return j, false, nil, nil

@@ -1,6 +1,10 @@
 package compute
 
-import "github.com/berth-dev/berth/pkg/catalog"
+import (
+	"slices"
+
+	"github.com/berth-dev/berth/pkg/catalog"
+)
 
 // Affected returns the entities of cat whose computed values may change
 // when the entities changed (added, modified or deleted) change: the
@@ -81,31 +85,37 @@ func (p *Program) AffectedBetween(before, after *catalog.Catalog, changed []cata
 
 // graph answers reverse relation questions over one catalog.
 type graph struct {
-	cat  *catalog.Catalog
-	byBP map[string][]*catalog.Entity
+	cat *catalog.Catalog
 }
 
 // referrers returns the identifiers of entities of blueprint from whose
 // relation rel holds any of ids.
 func (g *graph) referrers(from, rel string, ids map[string]bool) map[string]bool {
-	if g.byBP == nil {
-		g.byBP = map[string][]*catalog.Entity{}
-		for _, e := range g.cat.Entities {
-			g.byBP[e.Blueprint] = append(g.byBP[e.Blueprint], e)
+	out := map[string]bool{}
+	for id := range ids {
+		for _, r := range g.cat.Referrers(id) {
+			if r.Rel == rel && r.From.Blueprint == from {
+				out[r.From.Identifier] = true
+			}
 		}
 	}
-	out := map[string]bool{}
-	for _, e := range g.byBP[from] {
-		r, ok := e.Relations[rel]
-		if !ok {
-			continue
-		}
-		for _, t := range r.Targets {
-			if ids[t] {
-				out[e.Identifier] = true
+	return out
+}
+
+// Clocked returns the blueprints, sorted, whose computed values depend on
+// Options.Now: those with an average per hour, day, week or month. Their
+// entities' values change with the clock, so a caller that evaluates only
+// what Affected names evaluates these too whenever Now moves.
+func (p *Program) Clocked() []string {
+	var out []string
+	for id, b := range p.bps {
+		for _, a := range b.aggs {
+			if a.valid && a.period > 0 {
+				out = append(out, id)
 				break
 			}
 		}
 	}
+	slices.Sort(out)
 	return out
 }

@@ -157,7 +157,22 @@ func (ev *evaluator) incomingIndex(a *aggProp) map[string][]*catalog.Entity {
 		}
 	}
 	idx := make(map[string][]*catalog.Entity, len(want))
-	if len(a.incoming) > 0 {
+	if len(a.incoming) > 0 && want != nil && len(want) < len(ev.cat.Entities)/8 {
+		// Few entities: ask the catalog's reference index, and order the
+		// related entities as the scan below would.
+		for id := range want {
+			var l []*catalog.Entity
+			for _, r := range ev.cat.Referrers(id) {
+				if x := r.From; x.Blueprint == a.target && slices.Contains(a.incoming, r.Rel) && ev.cat.Entity(x.Key()) == x {
+					l = append(l, x)
+				}
+			}
+			if len(l) > 0 {
+				slices.SortFunc(l, catalog.CompareOrder)
+				idx[id] = slices.Compact(l)
+			}
+		}
+	} else if len(a.incoming) > 0 {
 		for _, x := range ev.cat.Entities {
 			if x.Blueprint != a.target {
 				continue

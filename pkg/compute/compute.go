@@ -165,9 +165,17 @@ func (p *Program) Names(bp string) []string {
 // values of related entities that mirrors and aggregations read are
 // computed as needed, whether or not they are in only. Problems met while
 // evaluating are warnings (catalog.CodeCalculation), reported only for the
-// entities evaluated. The error is non-nil only when ctx ends; the values
-// are then incomplete.
+// entities evaluated and capped per property as Report does. The error is
+// non-nil only when ctx ends; the values are then incomplete.
 func (p *Program) Evaluate(ctx context.Context, cat *catalog.Catalog, only map[catalog.EntityKey]bool) (Values, catalog.Diagnostics, error) {
+	vals, warnings, err := p.EvaluateEach(ctx, cat, only)
+	return vals, p.Report(cat, warnings), err
+}
+
+// EvaluateEach is Evaluate with the warnings of each entity evaluated, not
+// capped: a caller that evaluates a few entities at a time keeps them, to
+// Report what one evaluation of every entity would.
+func (p *Program) EvaluateEach(ctx context.Context, cat *catalog.Catalog, only map[catalog.EntityKey]bool) (Values, Warnings, error) {
 	ev := newEvaluator(ctx, p, cat, only)
 	defer ev.budget.close()
 	targets := ev.targets()
@@ -175,7 +183,7 @@ func (p *Program) Evaluate(ctx context.Context, cat *catalog.Catalog, only map[c
 	for i, e := range targets {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
-				return out, ev.diags, fmt.Errorf("compute: %w", err)
+				return out, ev.warnings, fmt.Errorf("compute: %w", err)
 			}
 		}
 		bp := p.bps[e.Blueprint]
@@ -193,10 +201,9 @@ func (p *Program) Evaluate(ctx context.Context, cat *catalog.Catalog, only map[c
 		out[e.Key()] = vals
 	}
 	if err := ev.err; err != nil {
-		return out, ev.diags, fmt.Errorf("compute: %w", err)
+		return out, ev.warnings, fmt.Errorf("compute: %w", err)
 	}
-	ev.flushWarnings()
-	return out, ev.diags, nil
+	return out, ev.warnings, nil
 }
 
 // evaluator is the state of one Evaluate call.
@@ -215,9 +222,7 @@ type evaluator struct {
 	// each entity of the aggregating blueprint.
 	incoming map[*aggProp]map[string][]*catalog.Entity
 	timeouts map[*calcProp]int
-	warned   map[any]int
-	first    map[any]catalog.Position
-	diags    catalog.Diagnostics
+	warnings Warnings
 	err      error
 }
 
@@ -228,8 +233,7 @@ func newEvaluator(ctx context.Context, p *Program, cat *catalog.Catalog, only ma
 		budget:   newBudget(ctx, p.opts.Timeout),
 		incoming: map[*aggProp]map[string][]*catalog.Entity{},
 		timeouts: map[*calcProp]int{},
-		warned:   map[any]int{},
-		first:    map[any]catalog.Position{},
+		warnings: Warnings{},
 	}
 }
 
@@ -282,36 +286,14 @@ func (ev *evaluator) reports(e *catalog.Entity) bool {
 	return ev.only == nil || ev.only[e.Key()]
 }
 
-// warn reports a warning about property prop (a *calcProp, *mirrorProp or
-// *aggProp) of entity e, up to the warning cap.
+// warn records a warning about property prop (a *calcProp, *mirrorProp or
+// *aggProp) of entity e.
 func (ev *evaluator) warn(prop any, e *catalog.Entity, at catalog.Position, format string, args ...any) {
 	if !ev.reports(e) {
 		return
 	}
-	n := ev.warned[prop]
-	ev.warned[prop] = n + 1
-	if limit := ev.p.opts.MaxWarnings; limit > 0 && n >= limit {
-		ev.first[prop] = at
-		return
-	}
-	ev.diags = append(ev.diags, catalog.Warningf(at, catalog.CodeCalculation, format, args...))
-}
-
-// flushWarnings counts the warnings the cap held back.
-func (ev *evaluator) flushWarnings() {
-	limit := ev.p.opts.MaxWarnings
-	if limit <= 0 {
-		return
-	}
-	var more []catalog.Diagnostic
-	for prop, n := range ev.warned {
-		if n > limit {
-			more = append(more, catalog.Warningf(ev.first[prop], catalog.CodeCalculation,
-				"%s: %d more entities with the same problem", propLabel(prop), n-limit))
-		}
-	}
-	sort.Slice(more, func(i, j int) bool { return more[i].Message < more[j].Message })
-	ev.diags = append(ev.diags, more...)
+	ev.warnings[e.Key()] = append(ev.warnings[e.Key()],
+		Warning{Property: propLabel(prop), Diagnostic: catalog.Warningf(at, catalog.CodeCalculation, format, args...)})
 }
 
 func propLabel(prop any) string {

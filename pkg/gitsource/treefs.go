@@ -49,8 +49,9 @@ const maxSymlinkHops = 40
 // maxLinkTarget bounds how much of a symlink blob is read as its target.
 const maxLinkTarget = 4096
 
-// maxCachedEntries bounds the tree cache; past it the cache starts over.
-const maxCachedEntries = 1 << 21
+// maxCachedEntries bounds each generation of the tree cache: enough for the
+// whole tree of a 100k-file catalog, and a few commits' changed folders.
+const maxCachedEntries = 1 << 18
 
 var (
 	errLinkOutside = errors.New("symlink points outside the tree")
@@ -329,15 +330,32 @@ type dirNode struct {
 	byName  map[string]int
 }
 
-// treeCache holds decoded trees by hash.
+// treeCache holds decoded trees by hash in two generations. A tree found
+// in the old one moves to the new one; when the new one is full it becomes
+// the old one, and the trees nobody asked for since are dropped. The trees
+// of the latest commits stay, those of commits long past are freed: a
+// follower of a busy branch decodes a large folder's tree at every commit,
+// and keeping them all grew the heap by megabytes a commit.
 type treeCache struct {
-	nodes   map[plumbing.Hash]*dirNode
-	entries int
+	nodes, old map[plumbing.Hash]*dirNode
+	entries    int // in nodes
+}
+
+func (c *treeCache) add(h plumbing.Hash, dn *dirNode) {
+	if c.nodes == nil || c.entries+len(dn.entries) > maxCachedEntries {
+		c.old, c.nodes, c.entries = c.nodes, make(map[plumbing.Hash]*dirNode), 0
+	}
+	c.nodes[h] = dn
+	c.entries += len(dn.entries)
 }
 
 // dirNode returns the decoded tree h; r.mu must be held.
 func (r *Repo) dirNode(h plumbing.Hash) (*dirNode, error) {
 	if dn, ok := r.trees.nodes[h]; ok {
+		return dn, nil
+	}
+	if dn, ok := r.trees.old[h]; ok {
+		r.trees.add(h, dn)
 		return dn, nil
 	}
 	t, err := object.GetTree(r.repo.Storer, h)
@@ -354,11 +372,7 @@ func (r *Repo) dirNode(h plumbing.Hash) (*dirNode, error) {
 	for i, e := range entries {
 		dn.byName[e.Name] = i
 	}
-	if r.trees.nodes == nil || r.trees.entries+len(entries) > maxCachedEntries {
-		r.trees = treeCache{nodes: make(map[plumbing.Hash]*dirNode)}
-	}
-	r.trees.nodes[h] = dn
-	r.trees.entries += len(entries)
+	r.trees.add(h, dn)
 	return dn, nil
 }
 

@@ -38,8 +38,22 @@ type RevisionInfo struct {
 	// ReconciledAt is when the attempt ran; zero means now.
 	ReconciledAt time.Time
 	// Duration is the attempt's whole duration (fetch to apply); zero means
-	// the time Apply itself took.
+	// the time since Started, or the time Apply itself took.
 	Duration time.Duration
+	// Started, when set and Duration is zero, is when the attempt began:
+	// Apply records the time from it to the end of the apply.
+	Started time.Time
+}
+
+// duration is what the revision row records as the attempt's duration.
+func (info RevisionInfo) duration(applyStart time.Time) time.Duration {
+	switch {
+	case info.Duration != 0:
+		return info.Duration
+	case !info.Started.IsZero():
+		return time.Since(info.Started)
+	}
+	return time.Since(applyStart)
 }
 
 // Snapshot is what one revision changes. Entities are given as a
@@ -173,12 +187,8 @@ func (db *DB) Apply(ctx context.Context, info RevisionInfo, snap Snapshot) (res 
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM entities").Scan(&res.Entities); err != nil {
 		return res, err
 	}
-	dur := info.Duration
-	if dur == 0 {
-		dur = time.Since(start)
-	}
 	if _, err := tx.ExecContext(ctx, "UPDATE revisions SET entities = ?, duration_ms = ? WHERE id = ?",
-		res.Entities, dur.Milliseconds(), revID); err != nil {
+		res.Entities, info.duration(start).Milliseconds(), revID); err != nil {
 		return res, err
 	}
 	if _, err := tx.ExecContext(ctx,
@@ -203,10 +213,7 @@ func insertRevision(ctx context.Context, tx *sql.Tx, info RevisionInfo, status S
 		at = start
 	}
 	errs, warns := diags.Count()
-	dur := info.Duration
-	if dur == 0 {
-		dur = time.Since(start)
-	}
+	dur := info.duration(start)
 	r, err := tx.ExecContext(ctx, `INSERT INTO revisions (commit_hash, parent_hash, author, message, committed_at,
 		reconciled_at, status, reason, duration_ms, errors, warnings) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
 		info.Commit, nullString(info.Parent), nullString(info.Author), nullString(info.Message),

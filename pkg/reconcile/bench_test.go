@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,8 @@ import (
 	"github.com/berth-dev/berth/pkg/index"
 	"github.com/berth-dev/berth/pkg/reconcile"
 )
+
+var coverage = regexp.MustCompile(`test_coverage: \d+`)
 
 // BenchmarkIncremental10 measures a commit changing 10 entity files of a
 // generated catalog (BERTH_BENCH_ENTITIES, default 10k), from new head to
@@ -61,8 +64,11 @@ func BenchmarkIncremental10(b *testing.B) {
 		b.StopTimer()
 		change := map[string][]byte{}
 		for j := range 10 {
+			// A real edit, so that the entity, its scores and the index
+			// change: a new test coverage.
 			p := services[(i*10+j)%len(services)]
-			change[p] = append(files[p], fmt.Sprintf("# edit %d\n", i)...)
+			files[p] = coverage.ReplaceAll(files[p], fmt.Appendf(nil, "test_coverage: %d", (i*7+j*13)%101))
+			change[p] = files[p]
 		}
 		when = when.Add(time.Minute)
 		if _, err := gitsource.CommitFiles(ctx, remote, "main", change, "edit", "Bench <b@example.com>", when); err != nil {
@@ -70,7 +76,7 @@ func BenchmarkIncremental10(b *testing.B) {
 		}
 		b.StartTimer()
 		res, err := rec.Reconcile(ctx)
-		if err != nil || res.Status != index.StatusApplied || !res.Incremental {
+		if err != nil || res.Status != index.StatusApplied || !res.Incremental || res.Applied.Updated == 0 {
 			b.Fatalf("incremental: %+v %v", res, err)
 		}
 	}

@@ -23,16 +23,20 @@ import (
 )
 
 // memo is what the reconciler remembers of the last applied commit, so the
-// next one can be incremental.
+// next one can be incremental. An applied commit has no errors, so all it
+// remembers of its diagnostics are warnings, by source.
 type memo struct {
 	commit    string
-	files     map[string]*catalog.File
-	walkDiags catalog.Diagnostics // diagnostics of the tree walk (unknown folders)
-	diags     catalog.Diagnostics // every diagnostic of the commit (warnings)
+	when      time.Time // commit time: the clock of computed values
 	cat       *catalog.Catalog
+	walkDiags catalog.Diagnostics // of the tree walk (unknown folders and files)
+	fileDiags catalog.Diagnostics // of reading each file (empty files)
+	// warnings are the computed-property warnings of each entity; nil when
+	// unknown (after a restart, until every entity is evaluated again).
+	warnings  compute.Warnings
 	bpHash    map[string]string // blueprint → schema hash
 	schemaKey string            // hash of berth.yaml and policies
-	computed  compute.Values    // computed property values of every entity
+	scoredAt  time.Time         // the clock scorecards were evaluated at
 }
 
 // next is a validated catalog ready to apply.
@@ -42,10 +46,18 @@ type next struct {
 	cat         *catalog.Catalog
 	diags       catalog.Diagnostics
 	memo        *memo
-	upsert      map[catalog.EntityKey]bool // incremental only
-	computed    map[catalog.EntityKey]map[string]any
-	scores      map[catalog.EntityKey]map[string]scorecard.Result
-	prevKeys    map[catalog.EntityKey]bool
+	prog        *compute.Program
+	// upsert and deleted are what an incremental commit writes; prevTotal
+	// is how many entities the index held before.
+	upsert    map[catalog.EntityKey]bool
+	deleted   []catalog.EntityKey
+	prevTotal int
+	// computed holds the values of every entity, or of the upserted ones
+	// when partial.
+	computed compute.Values
+	partial  bool
+	scores   map[catalog.EntityKey]map[string]scorecard.Result
+	prevKeys map[catalog.EntityKey]bool // full builds over an existing index
 }
 
 // build loads and validates head, incrementally when it can.
@@ -65,6 +77,7 @@ func (r *Reconciler) build(ctx context.Context, head gitsource.Commit, st index.
 			r.log.Warn("reconcile: cannot reload the applied commit; rebuilding in full", "err", err)
 			prev = nil
 		}
+		r.prev = prev
 	}
 	var changes []gitsource.Change
 	if prev != nil {
@@ -90,7 +103,7 @@ func (r *Reconciler) build(ctx context.Context, head gitsource.Commit, st index.
 		return nil, err
 	}
 	n.started = started
-	if st.Applied != nil && n.prevKeys == nil {
+	if st.Applied != nil && !n.incremental {
 		keys, err := r.db.EntityKeys(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrTransient, err)
@@ -111,53 +124,53 @@ func (r *Reconciler) build(ctx context.Context, head gitsource.Commit, st index.
 	return n, nil
 }
 
-// compute evaluates computed properties: every entity on a full build, else
-// the changed entities and those whose mirrors or aggregations read them
-// (which join the upserts). Values of the others carry over.
+// compute evaluates computed properties: every entity on a full build,
+// else the changed entities, those whose mirrors or aggregations read them,
+// and those whose values follow the clock (all join the upserts). The
+// others' values and warnings carry over.
 func (r *Reconciler) compute(ctx context.Context, n *next, prev *memo, head gitsource.Commit) error {
 	prog, diags := compute.CompileWith(n.cat, compute.Options{Filter: query.Matcher(n.cat), Now: func() time.Time { return head.When }})
+	n.prog = prog
 	n.diags = append(n.diags, diags...).Sort()
 	if n.diags.HasErrors() {
 		return nil
 	}
 	var only map[catalog.EntityKey]bool
 	if n.incremental {
-		changed := make([]catalog.EntityKey, 0, len(n.upsert))
-		for k := range n.upsert {
-			changed = append(changed, k)
-		}
-		for k := range n.prevKeys {
-			if n.cat.Entity(k) == nil {
-				changed = append(changed, k)
-			}
-		}
+		changed := slices.Concat(slices.Collect(maps.Keys(n.upsert)), n.deleted)
 		for k := range prog.AffectedBetween(prev.cat, n.cat, changed) {
 			if n.cat.Entity(k) != nil {
 				n.upsert[k] = true
 			}
 		}
-		if prev.computed != nil {
-			only = n.upsert // after a restart nothing is remembered: evaluate all
+		if clocked := prog.Clocked(); len(clocked) > 0 && !head.When.Equal(prev.when) {
+			for _, e := range n.cat.Entities {
+				if slices.Contains(clocked, e.Blueprint) && n.cat.Entity(e.Key()) == e {
+					n.upsert[e.Key()] = true
+				}
+			}
+		}
+		if prev.warnings != nil {
+			only = n.upsert // after a restart the warnings are unknown: evaluate all
 		}
 	}
-	vals, diags, err := prog.Evaluate(ctx, n.cat, only)
+	vals, warnings, err := prog.EvaluateEach(ctx, n.cat, only)
 	if err != nil {
 		return err
 	}
-	n.diags = append(n.diags, diags...).Sort()
-	if n.incremental && prev.computed != nil {
-		merged := make(compute.Values, len(n.cat.Entities))
-		for _, e := range n.cat.Entities {
-			if v, ok := vals[e.Key()]; ok {
-				merged[e.Key()] = v
-			} else if v, ok := prev.computed[e.Key()]; ok {
-				merged[e.Key()] = v
+	if only != nil {
+		merged := make(compute.Warnings, len(prev.warnings)+len(warnings))
+		for k, w := range prev.warnings {
+			if !only[k] && n.cat.Entity(k) != nil {
+				merged[k] = w
 			}
 		}
-		vals = merged
+		maps.Copy(merged, warnings)
+		warnings = merged
 	}
-	n.computed = vals
-	n.memo.computed = vals
+	n.diags = append(n.diags, prog.Report(n.cat, warnings)...).Sort()
+	n.computed, n.partial = vals, only != nil
+	n.memo.warnings, n.memo.when = warnings, head.When
 	return nil
 }
 
@@ -191,12 +204,9 @@ func (r *Reconciler) full(ctx context.Context, fsys fs.FS, head gitsource.Commit
 		}
 	}
 	n := &next{cat: cat, diags: res.Diagnostics}
-	n.memo = r.remember(head.Hash, cat, res.Diagnostics, walkDiagnostics(cat))
+	n.memo = r.remember(head.Hash, cat)
 	return n, nil
 }
-
-// walkDiagnostics are the load diagnostics not tied to a file's content.
-func walkDiagnostics(cat *catalog.Catalog) catalog.Diagnostics { return slices.Clone(cat.Diags) }
 
 func who(name, email string) string {
 	if email != "" {
@@ -205,9 +215,10 @@ func who(name, email string) string {
 	return name
 }
 
-// warm reloads the applied commit without CUE: it was valid when applied,
-// and its warnings are in the index.
+// warm reloads the applied commit without CUE: it was valid when applied.
+// Its computed values are evaluated once more, for their warnings.
 func (r *Reconciler) warm(ctx context.Context, st index.State) (*memo, error) {
+	started := time.Now()
 	fsys, err := r.repo.FS(ctx, st.Applied.Commit)
 	if err != nil {
 		return nil, err
@@ -224,18 +235,51 @@ func (r *Reconciler) warm(ctx context.Context, st index.State) (*memo, error) {
 	for _, e := range cat.Entities {
 		e.Meta = meta[e.Key()].Meta
 	}
-	diags, err := r.db.Diagnostics(ctx, st.Applied.ID)
-	if err != nil {
+	m := r.remember(st.Applied.Commit, cat)
+	when := st.Applied.CommittedAt
+	prog, _ := compute.CompileWith(cat, compute.Options{Filter: query.Matcher(cat), Now: func() time.Time { return when }})
+	if _, m.warnings, err = prog.EvaluateEach(ctx, cat, nil); err != nil {
 		return nil, err
 	}
-	return r.remember(st.Applied.Commit, cat, diags, walkDiagnostics(cat)), nil
+	// The scores were evaluated after the reconcile started, which is no
+	// later than this.
+	m.when, m.scoredAt = when, st.Applied.ReconciledAt.Add(-st.Applied.Duration)
+	r.log.Info("reconcile: loaded the applied commit", "commit", short(m.commit), "entities", cat.KeyCount(),
+		"duration", time.Since(started).Round(time.Millisecond))
+	return m, nil
 }
 
-func (r *Reconciler) remember(commit string, cat *catalog.Catalog, diags, walk catalog.Diagnostics) *memo {
-	m := &memo{commit: commit, files: make(map[string]*catalog.File, len(cat.Files)), walkDiags: walk, diags: diags,
-		cat: cat, bpHash: map[string]string{}}
+// Warm loads the applied commit's catalog, unless it is in memory, so that
+// the next reconcile is incremental without loading it first: berth serve
+// warms after its first reconcile, while the index already serves. A
+// reconcile that comes meanwhile waits for it. The error is non-nil when
+// the index or the repository cannot be read; reconciles still work, the
+// next one loading the commit itself.
+func (r *Reconciler) Warm(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st, err := r.db.State(ctx)
+	if err != nil {
+		return fmt.Errorf("warm: read index state: %w", err)
+	}
+	if st.Applied == nil || r.prev != nil && r.prev.commit == st.Applied.Commit {
+		return nil
+	}
+	m, err := r.warm(ctx, st)
+	if err != nil {
+		return fmt.Errorf("warm: load applied commit %s: %w", short(st.Applied.Commit), err)
+	}
+	r.prev = m
+	return nil
+}
+
+// remember returns the memo of a fully loaded commit; its computed-property
+// warnings are set by compute.
+func (r *Reconciler) remember(commit string, cat *catalog.Catalog) *memo {
+	cat.Referrers("") // build the reference index now, not in the first incremental commit
+	m := &memo{commit: commit, walkDiags: slices.Clone(cat.Diags), cat: cat, bpHash: map[string]string{}}
 	for _, f := range cat.Files {
-		m.files[f.Path] = f
+		m.fileDiags = append(m.fileDiags, f.Diags...)
 	}
 	for id := range cat.Blueprints {
 		m.bpHash[id] = r.v.SchemaHash(cat, id)
@@ -253,93 +297,118 @@ func (r *Reconciler) remember(commit string, cat *catalog.Catalog, diags, walk c
 	return m
 }
 
-// incremental re-reads the changed files and re-validates with CUE only
-// what they (and changed blueprints) affect.
+// incremental derives head's catalog from the applied one: it re-reads
+// the changed files, validates with CUE only their entities (and those of
+// blueprints whose schema changed), and checks across files only what the
+// change can affect.
 func (r *Reconciler) incremental(ctx context.Context, fsys fs.FS, head gitsource.Commit, prev *memo, changes []gitsource.Change) (*next, error) {
-	limits := prev.cat.EffectiveLimits(catalog.Limits{})
-	files := maps.Clone(prev.files)
-	changed := map[string]bool{}
-	var changedFiles []*catalog.File
+	touched := map[string]bool{}
 	for _, c := range changes {
+		touched[c.Path] = true
 		if c.OldPath != "" {
-			delete(files, c.OldPath)
-			changed[c.OldPath] = true
+			touched[c.OldPath] = true
 		}
-		changed[c.Path] = true
-		delete(files, c.Path)
-		if c.Op == gitsource.Deleted {
+	}
+	paths := slices.Sorted(maps.Keys(touched))
+
+	// Load: the walk's findings about the touched paths, then their files.
+	walk := catalog.Rewalk(prev.walkDiags, fsys, paths)
+	limits := prev.cat.EffectiveLimits(catalog.Limits{})
+	var fresh []*catalog.File
+	var gone []string
+	objects := false // a file other than an entity's changed
+	for _, p := range paths {
+		if k, _, _ := catalog.KindOf(p); k != catalog.KindEntity {
+			objects = true
+		}
+		var f *catalog.File
+		if _, err := fs.Stat(fsys, p); err == nil && !catalog.Skipped(p) {
+			f, _ = catalog.ReadFile(fsys, p, limits)
+		}
+		if f == nil {
+			gone = append(gone, p)
 			continue
 		}
-		if f, ok := catalog.ReadFile(fsys, c.Path, limits); ok {
-			files[c.Path] = f
-			changedFiles = append(changedFiles, f)
+		fresh = append(fresh, f)
+	}
+	fileDiags := carry(prev.fileDiags, func(d catalog.Diagnostic) bool { return !touched[d.File] })
+	for _, f := range fresh {
+		fileDiags = append(fileDiags, f.Diags...)
+	}
+	diags := slices.Concat(walk, fileDiags)
+
+	// Layer 1 for changed files only, then the typed catalog from the
+	// previous one.
+	diags = append(diags, r.v.ValidateDocuments(ctx, catalog.New(slices.Clone(fresh)))...)
+	cat, built := catalog.Update(prev.cat, fresh, gone)
+	cat.Diags = walk
+	diags = append(diags, built...)
+
+	// Layers 2 and 3 for entities of changed files and of blueprints whose
+	// schema changed; changed blueprints' entities are all recomputed.
+	bpHash, changedSchema, changedBP := prev.bpHash, map[string]bool{}, map[string]bool{}
+	if objects {
+		bpHash = map[string]string{}
+		for id, b := range cat.Blueprints {
+			bpHash[id] = r.v.SchemaHash(cat, id)
+			if prev.bpHash[id] != bpHash[id] {
+				changedSchema[id] = true
+			}
+			if pb := prev.cat.Blueprints[id]; pb == nil || pb.Doc != b.Doc {
+				changedBP[id] = true
+			}
 		}
 	}
-	all := slices.Collect(maps.Values(files))
-	cat := catalog.New(all)
-	cat.Diags = slices.Clone(prev.walkDiags)
-
-	var diags catalog.Diagnostics
-	for _, f := range all {
-		diags = append(diags, f.Diags...)
+	revalidate := []*catalog.Entity{} // not nil: nil validates every entity
+	for _, f := range fresh {
+		revalidate = append(revalidate, cat.EntitiesOf(f.Path)...)
 	}
-	diags = append(diags, cat.Diags...)
-
-	// Layer 1 for changed files only: each document stands alone.
-	diags = append(diags, r.v.ValidateDocuments(ctx, catalog.New(slices.Clone(changedFiles)))...)
-	diags = append(diags, carry(prev.diags, func(d catalog.Diagnostic) bool {
-		return d.Code == catalog.CodeSchema && !changed[d.File]
-	})...)
-	diags = append(diags, cat.Build()...)
-
-	// Layers 2 and 3 for entities in changed files or of changed blueprints.
-	bpHash := map[string]string{}
-	changedBP := map[string]bool{}
-	for id := range cat.Blueprints {
-		bpHash[id] = r.v.SchemaHash(cat, id)
-		if prev.bpHash[id] != bpHash[id] {
-			changedBP[id] = true
+	if len(changedSchema) > 0 || len(changedBP) > 0 {
+		for _, e := range cat.Entities {
+			if changedSchema[e.Blueprint] && !touched[e.Doc.File] {
+				revalidate = append(revalidate, e)
+			}
 		}
 	}
-	revalidate := map[string]bool{} // files whose entities are validated again
-	for _, e := range cat.Entities {
-		if changed[e.Doc.File] || changedBP[e.Blueprint] {
-			revalidate[e.Doc.File] = true
-		}
-	}
-	only := func(e *catalog.Entity) bool { return revalidate[e.Doc.File] }
-	diags = append(diags, r.v.ValidateEntities(ctx, cat, schema.EntityOptions{Workers: r.opts.Workers, Only: only})...)
-	diags = append(diags, carry(prev.diags, func(d catalog.Diagnostic) bool {
-		return (d.Code == catalog.CodeEntitySchema || d.Code == catalog.CodePolicy) && !revalidate[d.File] && files[d.File] != nil
-	})...)
+	diags = append(diags, r.v.ValidateEntities(ctx, cat, schema.EntityOptions{Workers: r.opts.Workers, Entities: revalidate})...)
 
-	// Layer 4 sees the whole catalog.
-	diags = append(diags, cat.Check()...)
+	// Layer 4. The applied catalog had no errors, and Check reports only
+	// errors, so it had no findings to carry.
+	diags = append(diags, cat.CheckSince(prev.cat, nil)...)
 	diags = diags.Sort()
 
-	n := &next{incremental: true, cat: cat, diags: diags, upsert: map[catalog.EntityKey]bool{}, prevKeys: map[catalog.EntityKey]bool{}}
-	for _, e := range prev.cat.Entities {
-		n.prevKeys[e.Key()] = true
-	}
-	for _, e := range cat.Entities {
-		old := prev.cat.Entity(e.Key())
-		switch {
-		case old == nil:
-			e.Meta = catalog.Meta{CreatedAt: head.When, CreatedBy: who(head.Author, head.AuthorEmail),
-				UpdatedAt: head.When, UpdatedBy: who(head.Author, head.AuthorEmail)}
-			n.upsert[e.Key()] = true
-		case !changed[e.Doc.File] || sameEntity(old, e):
-			e.Meta = old.Meta
-			if changed[e.Doc.File] || changedBP[e.Blueprint] {
-				n.upsert[e.Key()] = true // position or computed values may differ
+	n := &next{incremental: true, cat: cat, diags: diags, upsert: map[catalog.EntityKey]bool{}, prevTotal: prev.cat.KeyCount()}
+	by := who(head.Author, head.AuthorEmail)
+	for _, f := range fresh {
+		for _, e := range cat.EntitiesOf(f.Path) {
+			switch old := prev.cat.Entity(e.Key()); {
+			case old == nil:
+				e.Meta = catalog.Meta{CreatedAt: head.When, CreatedBy: by, UpdatedAt: head.When, UpdatedBy: by}
+			case sameEntity(old, e):
+				e.Meta = old.Meta
+			default:
+				e.Meta = old.Meta
+				e.Meta.UpdatedAt, e.Meta.UpdatedBy = head.When, by
 			}
-		default:
-			e.Meta = old.Meta
-			e.Meta.UpdatedAt, e.Meta.UpdatedBy = head.When, who(head.Author, head.AuthorEmail)
-			n.upsert[e.Key()] = true
 		}
 	}
-	n.memo = &memo{commit: head.Hash, files: files, walkDiags: prev.walkDiags, diags: diags, cat: cat, bpHash: bpHash, schemaKey: prev.schemaKey}
+	keys, _ := cat.ChangedSince(prev.cat)
+	for _, k := range keys {
+		switch {
+		case cat.Entity(k) != nil:
+			n.upsert[k] = true // new, changed, moved, or now first of a duplicate key
+		case prev.cat.Entity(k) != nil:
+			n.deleted = append(n.deleted, k)
+		}
+	}
+	if len(changedBP) > 0 {
+		for _, e := range cat.Entities {
+			if changedBP[e.Blueprint] && cat.Entity(e.Key()) == e {
+				n.upsert[e.Key()] = true // computed values may differ
+			}
+		}
+	}
+	n.memo = &memo{commit: head.Hash, cat: cat, walkDiags: cat.Diags, fileDiags: fileDiags, bpHash: bpHash, schemaKey: prev.schemaKey}
 	return n, nil
 }
 
@@ -372,8 +441,19 @@ func (r *Reconciler) score(ctx context.Context, n *next, prev *memo) error {
 		v, ok := n.computed[e.Key()][key]
 		return v, ok
 	}}
-	if n.incremental && prog.Local() && sameScorecards(prev.cat, n.cat) {
+	n.memo.scoredAt = opts.Now
+	if n.incremental && prog.Local() && sameScorecards(prev.cat, n.cat) && !prog.Clocked(prev.scoredAt, opts.Now) {
 		opts.Only = n.upsert
+	} else if n.partial {
+		// Every entity is scored: every entity's values are needed.
+		vals, _, err := n.prog.Evaluate(ctx, n.cat, nil)
+		if err != nil {
+			return err
+		}
+		opts.Property = func(e *catalog.Entity, key string) (any, bool) {
+			v, ok := vals[e.Key()][key]
+			return v, ok
+		}
 	}
 	ev, err := prog.Evaluate(ctx, n.cat, opts)
 	if err != nil {

@@ -11,9 +11,13 @@
 // backoff while the index keeps serving.
 //
 // Reconciles are incremental when the new head descends from the applied
-// commit and the previous catalog is in memory: only changed files are
-// re-read and re-validated with CUE (plus the entities of blueprints whose
-// schema changed); the checks across files always see the whole catalog.
-// A force-push, a restart, or a change to berth.yaml or policies falls back
-// to a full rebuild.
+// commit: the new catalog is derived from the applied one (catalog.Update),
+// only changed files are re-read and re-validated with CUE (plus the
+// entities of blueprints whose schema changed), the checks across files run
+// for the entities the change can affect (catalog.CheckSince), and computed
+// properties and scorecards are evaluated for the changed entities and
+// those that read them. The outcome, diagnostics included, is what a full
+// build of the commit gives. After a restart the applied commit is loaded
+// once without CUE (it was valid when applied). A force-push or a change to
+// berth.yaml or policies falls back to a full rebuild.
 package reconcile

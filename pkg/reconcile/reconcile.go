@@ -1,10 +1,13 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -159,6 +162,7 @@ func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
 	}
 	res.Incremental = next.incremental
 	res.Diagnostics = next.diags
+	info.Started = next.started // the duration recorded runs from the new head to the revision recorded
 
 	if next.diags.HasErrors() {
 		errs, _ := next.diags.Count()
@@ -172,7 +176,6 @@ func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
 		return res, r.recordAttempt(ctx, info, res)
 	}
 
-	info.Duration = time.Since(next.started)
 	applied, err := r.db.Apply(ctx, info, snap)
 	if err != nil {
 		return res, fmt.Errorf("%w: apply %s: %w", ErrTransient, short(head.Hash), err)
@@ -238,13 +241,18 @@ func (r *Reconciler) snapshot(n *next) (snap index.Snapshot, deleted, total int)
 	}
 	snap.Scorecards, snap.Actions, snap.Pages, snap.Roles = cat.Scorecards, cat.Actions, cat.Pages, cat.Roles
 
-	for _, e := range cat.Entities {
-		if n.incremental && !n.upsert[e.Key()] {
-			continue
+	if n.incremental {
+		for _, k := range slices.SortedFunc(maps.Keys(n.upsert), compareKeys) {
+			snap.Upserts = append(snap.Upserts, index.Upsert{Entity: cat.Entity(k), Computed: n.computed[k]})
 		}
-		snap.Upserts = append(snap.Upserts, index.Upsert{Entity: e, Computed: n.computed[e.Key()]})
+		snap.Deletes = n.deleted
+		deleted, total = len(n.deleted), n.prevTotal
+	} else {
+		for _, e := range cat.Entities {
+			snap.Upserts = append(snap.Upserts, index.Upsert{Entity: e, Computed: n.computed[e.Key()]})
+		}
 	}
-	if n.prevKeys != nil {
+	if !n.incremental && n.prevKeys != nil {
 		total = len(n.prevKeys)
 		for k := range n.prevKeys {
 			if cat.Entity(k) == nil {
@@ -276,4 +284,8 @@ func short(h string) string {
 		return h[:12]
 	}
 	return h
+}
+
+func compareKeys(a, b catalog.EntityKey) int {
+	return cmp.Or(strings.Compare(a.Blueprint, b.Blueprint), strings.Compare(a.Identifier, b.Identifier))
 }

@@ -22,13 +22,20 @@ func (r *Reconciler) Trigger() {
 }
 
 // Run reconciles once at start and then on every Trigger, until ctx ends.
+// After the first reconcile it warms the reconciler (see Warm), so that
+// the first commit after a restart is as quick as the next ones.
 // Transient failures are retried with capped exponential backoff while the
 // index keeps serving; a trigger during a backoff runs at once.
 func (r *Reconciler) Run(ctx context.Context) error {
 	backoff := time.Duration(0)
 	var retry <-chan time.Time
-	for {
+	for first := true; ; first = false {
 		_, err := r.Reconcile(ctx)
+		if first && err == nil {
+			if err := r.Warm(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("reconcile: cannot load the applied commit ahead of the next one", "err", err)
+			}
+		}
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()

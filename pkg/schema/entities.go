@@ -20,6 +20,10 @@ type EntityOptions struct {
 	// Only, when set, limits validation to the entities it accepts: the
 	// reconciler validates only what a commit changed.
 	Only func(*catalog.Entity) bool
+	// Entities, when not nil, are the entities to validate instead of all
+	// of the catalog's (Only still applies): a caller that knows the few
+	// it wants need not have every entity visited.
+	Entities []*catalog.Entity
 }
 
 // ValidateEntities checks each entity of a built catalog against #Entity
@@ -33,7 +37,11 @@ func (v *Validator) ValidateEntities(ctx context.Context, cat *catalog.Catalog, 
 		workers = runtime.GOMAXPROCS(0)
 	}
 	var todo []*catalog.Entity
-	for _, e := range cat.Entities {
+	all := cat.Entities
+	if opts.Entities != nil {
+		all = opts.Entities
+	}
+	for _, e := range all {
 		if cat.Blueprints[e.Blueprint] == nil || (opts.Only != nil && !opts.Only(e)) {
 			continue
 		}

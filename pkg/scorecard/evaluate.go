@@ -3,6 +3,7 @@ package scorecard
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -130,7 +131,18 @@ func (p *Program) Evaluate(ctx context.Context, cat *catalog.Catalog, opts Optio
 	}
 	env := &query.Env{Catalog: cat, Now: now, Property: opts.Property}
 	ev := &Evaluation{Results: map[catalog.EntityKey]map[string]Result{}, Now: now}
-	for i, e := range cat.Entities {
+	entities := cat.Entities
+	if opts.Only != nil && len(opts.Only) < len(cat.Entities)/8 {
+		// Few entities: visit just those, rather than test every one.
+		entities = make([]*catalog.Entity, 0, len(opts.Only))
+		for k := range opts.Only {
+			if e := cat.Entity(k); e != nil {
+				entities = append(entities, e)
+			}
+		}
+		slices.SortFunc(entities, catalog.CompareOrder)
+	}
+	for i, e := range entities {
 		if i%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
@@ -213,35 +225,78 @@ func exemptionReason(ex catalog.Exemption) string {
 // can be re-evaluated for just the entities a commit changed; others must
 // see every entity again.
 func (p *Program) Local() bool {
-	for _, c := range p.cards {
-		if c.filter != nil && !localGroup(c.filter.Root) {
-			return false
+	return !p.anyRule(func(r *query.Rule) bool {
+		switch r.Kind {
+		case query.KindRelation, query.KindRelatedTo, query.KindPath, query.KindScorecard:
+			return true
 		}
+		return false
+	})
+}
+
+// Clocked reports whether scores evaluated at times a and b can differ for
+// the same entities: a filter or rule compares dates with the evaluation
+// time (a between preset, isExpired), or an exemption expires or a rule's
+// enforceFrom passes between a and b. A caller that re-scores only the
+// entities a change touched re-scores every entity when it does.
+func (p *Program) Clocked(a, b time.Time) bool {
+	if a.Equal(b) {
+		return false
+	}
+	if a.After(b) {
+		a, b = b, a
+	}
+	if p.anyRule(func(r *query.Rule) bool {
+		return r.Operator == query.OpIsExpired || r.Range != nil && r.Range.Preset != ""
+	}) {
+		return true
+	}
+	passes := func(t time.Time) bool { return t.After(a) && !t.After(b) }
+	for _, c := range p.cards {
 		for _, r := range c.rules {
-			if r.q != nil && !localGroup(r.q.Root) {
-				return false
+			if !r.enforceFrom.IsZero() && passes(r.enforceFrom) {
+				return true
+			}
+		}
+		for _, ex := range c.exemptions {
+			if t, ok := parseDate(ex.Expires); ok && passes(t) {
+				return true
 			}
 		}
 	}
-	return true
+	return false
 }
 
-func localGroup(g *query.Group) bool {
+// anyRule reports whether f holds for a condition of any filter or rule.
+func (p *Program) anyRule(f func(*query.Rule) bool) bool {
+	for _, c := range p.cards {
+		if c.filter != nil && anyInGroup(c.filter.Root, f) {
+			return true
+		}
+		for _, r := range c.rules {
+			if r.q != nil && anyInGroup(r.q.Root, f) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func anyInGroup(g *query.Group, f func(*query.Rule) bool) bool {
 	if g == nil {
-		return true
+		return false
 	}
 	for _, n := range g.Items {
 		switch n := n.(type) {
 		case *query.Group:
-			if !localGroup(n) {
-				return false
+			if anyInGroup(n, f) {
+				return true
 			}
 		case *query.Rule:
-			switch n.Kind {
-			case query.KindRelation, query.KindRelatedTo, query.KindPath, query.KindScorecard:
-				return false
+			if f(n) {
+				return true
 			}
 		}
 	}
-	return true
+	return false
 }

@@ -260,3 +260,43 @@ func TestDiff_Cases(t *testing.T) {
 		})
 	}
 }
+
+func TestProgram_Clocked(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 3, d, 12, 0, 0, 0, time.UTC) }
+	plain := rule("a", "Bronze", "a")
+	tests := []struct {
+		name string
+		card string
+		a, b time.Time
+		want bool
+	}{
+		{"NoClock", plain, day(1), day(20), false},
+		{"SameTime", "  - {identifier: d, level: Bronze, query: {combinator: and, conditions: [{property: lifecycle, operator: isExpired}]}}\n", day(1), day(1), false},
+		{"IsExpired", "  - {identifier: d, level: Bronze, query: {combinator: and, conditions: [{property: lifecycle, operator: isExpired}]}}\n", day(1), day(2), true},
+		{"Preset", "  - {identifier: d, level: Bronze, query: {combinator: and, conditions: [{property: lifecycle, operator: between, value: {preset: lastWeek}}]}}\n", day(1), day(2), true},
+		{"EnforceFromBetween", "  - {identifier: e, level: Bronze, enforceFrom: \"2026-03-10\", query: {combinator: and, conditions: [{property: a, operator: \"=\", value: true}]}}\n", day(1), day(20), true},
+		{"EnforceFromBefore", "  - {identifier: e, level: Bronze, enforceFrom: \"2026-03-10\", query: {combinator: and, conditions: [{property: a, operator: \"=\", value: true}]}}\n", day(11), day(20), false},
+		{"ExemptionExpires", plain + "exemptions:\n  - {entity: s1, rule: a, reason: later, expires: \"2026-03-10\"}\n", day(20), day(1), true},
+		{"ExemptionExpired", plain + "exemptions:\n  - {entity: s1, rule: a, reason: later, expires: \"2026-03-10\"}\n", day(11), day(20), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rules, extra, _ := strings.Cut(tt.card, "exemptions:")
+			if extra != "" {
+				extra = "exemptions:" + extra
+			}
+			cat := build(t, map[string]string{
+				"blueprints/service.yaml":  blueprint,
+				"entities/service/s1.yaml": "identifier: s1\n",
+				"scorecards/c.yaml":        "identifier: c\nblueprint: service\nrules:\n" + rules + extra,
+			})
+			p, diags := scorecard.Compile(cat)
+			if len(diags) > 0 {
+				t.Fatal(diags)
+			}
+			if got := p.Clocked(tt.a, tt.b); got != tt.want {
+				t.Errorf("Clocked = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

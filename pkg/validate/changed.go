@@ -3,9 +3,7 @@ package validate
 import (
 	"context"
 	"io/fs"
-	"path"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/berth-dev/berth/pkg/catalog"
@@ -48,32 +46,24 @@ func Changed(ctx context.Context, v *schema.Validator, base *catalog.Catalog, fs
 		}
 	}
 	var fresh []*catalog.File
-	var walk catalog.Diagnostics
-	for _, d := range base.Diags {
-		if !isChanged[d.File] {
-			walk = append(walk, d)
-		}
-	}
+	walk := catalog.Rewalk(base.Diags, fsys, changed)
 	for _, p := range changed {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if ignored(p) {
+		if catalog.Skipped(p) {
 			continue
 		}
 		if _, err := fs.Stat(fsys, p); err != nil {
 			continue // deleted, or the old path of a rename
 		}
-		f, ok := catalog.ReadFile(fsys, p, limits)
-		if !ok {
-			walk = append(walk, unknownFile(p)...)
-			continue
+		if f, ok := catalog.ReadFile(fsys, p, limits); ok {
+			files = append(files, f)
+			fresh = append(fresh, f)
 		}
-		files = append(files, f)
-		fresh = append(fresh, f)
 	}
 	cat := catalog.New(files)
-	cat.Diags = walk.Sort()
+	cat.Diags = walk
 	done()
 	r.Catalog = cat
 	r.Diagnostics = cat.Diagnostics()
@@ -122,35 +112,6 @@ func touchesGlobal(changed []string) bool {
 	return false
 }
 
-// ignored reports whether Load skips p: a hidden file or folder, or a
-// testdata folder.
-func ignored(p string) bool {
-	parts := strings.Split(p, "/")
-	for i, s := range parts {
-		if strings.HasPrefix(s, ".") || s == "testdata" && i < len(parts)-1 {
-			return true
-		}
-	}
-	return false
-}
-
-// unknownFile is the warning Load gives for a file berth does not read.
-func unknownFile(p string) catalog.Diagnostics {
-	top, _, nested := strings.Cut(p, "/")
-	if nested {
-		if !knownFolder(top) {
-			return catalog.Diagnostics{catalog.Warningf(catalog.Position{File: top}, catalog.CodeUnknownFile,
-				"folder %s/ is not part of the catalog layout and is ignored", top)}
-		}
-	}
-	switch path.Ext(p) {
-	case ".yaml", ".yml", ".json", ".cue":
-		return catalog.Diagnostics{catalog.Warningf(catalog.Position{File: p}, catalog.CodeUnknownFile,
-			"file is outside the catalog folders (actions/, blueprints/, entities/, pages/, policies/, roles/, scorecards/) and is ignored")}
-	}
-	return nil
-}
-
 // stager returns a function that starts a stage and returns its end.
 func (r *Result) stager(opts Options) func(Stage) func() {
 	return func(s Stage) func() {
@@ -160,11 +121,4 @@ func (r *Result) stager(opts Options) func(Stage) func() {
 		start := time.Now()
 		return func() { r.Timings[s] += time.Since(start) }
 	}
-}
-
-// knownFolder reports whether top is one of the catalog's folders.
-func knownFolder(top string) bool {
-	_, _, yaml := catalog.KindOf(top + "/x.yaml")
-	_, _, cue := catalog.KindOf(top + "/x.cue")
-	return yaml || cue
 }
