@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/berth-dev/berth/pkg/api"
 	"github.com/berth-dev/berth/pkg/catalog"
@@ -132,22 +131,12 @@ func TestRBAC_NotModifiedAfterCallerCheck(t *testing.T) {
 // attempt.
 func TestRBAC_MetricsAudited(t *testing.T) {
 	db, rec, reg := reconciledExample(t)
-	h, err := bcrypt.GenerateFromPassword([]byte(clientSecret), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clients := []api.Client{{ID: "admin", SecretHash: string(h), User: "maria.chen@example.com"},
-		{ID: "member", SecretHash: string(h), User: "jonas.weber@example.com"}}
+	clients := reconciledClients(t)
 	s, err := api.New(db, rec, api.Config{Addr: "127.0.0.1:0", Clients: clients, Gatherer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := func(id string) header {
-		r := do(t, s, "POST", "/v1/auth/access_token", map[string]string{"clientId": id, "clientSecret": clientSecret}, nil).
-			want(t, 200, "")
-		return bearer(r.Body["accessToken"].(string))
-	}
-	admin, member := tok("admin"), tok("member")
+	admin, member := tokenOf(t, s, "admin"), tokenOf(t, s, "member")
 	for _, hd := range []header{admin, member} {
 		rr := httptest.NewRecorder()
 		req := httptest.NewRequest("GET", "/metrics", nil)
@@ -161,7 +150,7 @@ func TestRBAC_MetricsAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closeServer(t, s2)
-	r := do(t, s2, "GET", "/v1/audit-log?type=request", nil, bearerFor(t, s2, "admin")).want(t, 200, "")
+	r := do(t, s2, "GET", "/v1/audit-log?type=request", nil, tokenOf(t, s2, "admin")).want(t, 200, "")
 	got := summaries(r.list("audit"))
 	n := 0
 	for _, it := range got {
@@ -172,12 +161,6 @@ func TestRBAC_MetricsAudited(t *testing.T) {
 	if n != 2 {
 		t.Errorf("%d /metrics requests in the audit log, want 2", n)
 	}
-}
-
-func bearerFor(t *testing.T, s *api.Server, id string) header {
-	r := do(t, s, "POST", "/v1/auth/access_token", map[string]string{"clientId": id, "clientSecret": clientSecret}, nil).
-		want(t, 200, "")
-	return bearer(r.Body["accessToken"].(string))
 }
 
 // Kim may not read her own team's _team entity: {context: userTeams,

@@ -54,19 +54,25 @@ func (s *Server) newReader(ctx context.Context, tx *sql.Tx, revID int64, commit 
 func (s *Server) readTx(r *http.Request, fn func(*reader) error) error {
 	id, _ := IdentityFrom(r.Context())
 	return s.db.ReadTx(r.Context(), func(tx *sql.Tx) error {
-		revID, commit, err := index.AppliedTx(r.Context(), tx)
-		if errors.Is(err, index.ErrNotFound) {
-			return errNotReady
-		}
-		if err != nil {
-			return err
-		}
-		rd, err := s.newReader(r.Context(), tx, revID, commit, id)
+		rd, err := s.appliedReader(r.Context(), tx, id)
 		if err != nil {
 			return err
 		}
 		return fn(rd)
 	})
+}
+
+// appliedReader returns the reader of the revision tx sees applied, for
+// the caller id; errNotReady before the first revision.
+func (s *Server) appliedReader(ctx context.Context, tx *sql.Tx, id Identity) (*reader, error) {
+	revID, commit, err := index.AppliedTx(ctx, tx)
+	if errors.Is(err, index.ErrNotFound) {
+		return nil, errNotReady
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.newReader(ctx, tx, revID, commit, id)
 }
 
 // read answers a catalog read. Every statement of fn runs in one read
@@ -81,22 +87,15 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, body []byte, fn fu
 	var tag string
 	notModified := false
 	err := s.db.ReadTx(r.Context(), func(tx *sql.Tx) error {
-		revID, commit, err := index.AppliedTx(r.Context(), tx)
-		if errors.Is(err, index.ErrNotFound) {
-			return errNotReady
-		}
-		if err != nil {
-			return err
-		}
 		// The caller first: one who may read nothing (a disabled or
 		// unknown user) gets 403 whatever it sends, not a 304.
-		rd, err := s.newReader(r.Context(), tx, revID, commit, id)
+		rd, err := s.appliedReader(r.Context(), tx, id)
 		if err != nil {
 			return err
 		}
-		tag = etag(commit, r, body, id)
+		tag = etag(rd.commit, r, body, id)
 		h := w.Header()
-		h.Set("X-Berth-Revision", commit)
+		h.Set("X-Berth-Revision", rd.commit)
 		// Answers depend on the caller: shared caches must not mix them,
 		// and clients revalidate with the ETag.
 		h.Set("Vary", "Authorization")

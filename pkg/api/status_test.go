@@ -65,26 +65,35 @@ func reconciledExample(t *testing.T) (*index.DB, *reconcile.Reconciler, *prometh
 	return db, rec, reg
 }
 
+// reconciledClients are an Admin's and a Member's client of catalog-example.
+func reconciledClients(t *testing.T) []api.Client {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(clientSecret), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []api.Client{{ID: "admin", SecretHash: string(h), User: "maria.chen@example.com"},
+		{ID: "member", SecretHash: string(h), User: "jonas.weber@example.com"}}
+}
+
+// tokenOf returns the Authorization header of client id on s.
+func tokenOf(t *testing.T, s *api.Server, id string) header {
+	t.Helper()
+	r := do(t, s, "POST", "/v1/auth/access_token", map[string]string{"clientId": id, "clientSecret": clientSecret}, nil).
+		want(t, 200, "")
+	return bearer(r.Body["accessToken"].(string))
+}
+
 // TestStatus_SystemPage: the reconciler's status is a system page, for
 // Admins only once the catalog says who they are; anonymous servers (on
 // loopback) show it to everyone.
 func TestStatus_SystemPage(t *testing.T) {
 	db, rec, reg := reconciledExample(t)
-	h, err := bcrypt.GenerateFromPassword([]byte(clientSecret), bcrypt.MinCost)
+	s, err := api.New(db, rec, api.Config{Addr: "127.0.0.1:0", Clients: reconciledClients(t), Gatherer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	clients := []api.Client{{ID: "admin", SecretHash: string(h), User: "maria.chen@example.com"},
-		{ID: "member", SecretHash: string(h), User: "jonas.weber@example.com"}}
-	s, err := api.New(db, rec, api.Config{Addr: "127.0.0.1:0", Clients: clients, Gatherer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := func(id string) header {
-		r := do(t, s, "POST", "/v1/auth/access_token", map[string]string{"clientId": id, "clientSecret": clientSecret}, nil).
-			want(t, 200, "")
-		return bearer(r.Body["accessToken"].(string))
-	}
+	tok := func(id string) header { return tokenOf(t, s, id) }
 	st := do(t, s, "GET", "/v1/status", nil, tok("admin")).want(t, 200, "")
 	if st.Body["lastAppliedRevision"] == nil {
 		t.Errorf("status without lastAppliedRevision: %s", st.Raw)
