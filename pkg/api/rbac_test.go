@@ -65,6 +65,12 @@ func rbacServerOf(tb testing.TB, snap index.Snapshot, cfg api.Config) (*api.Serv
 	tb.Helper()
 	db := openDB(tb)
 	apply(tb, db, 1, snap)
+	return rbacServerFrom(tb, db, cfg)
+}
+
+// rbacServerFrom is rbacServerOf over an index already filled.
+func rbacServerFrom(tb testing.TB, db *index.DB, cfg api.Config) (*api.Server, *index.DB, func(who, method, path string, body any) response) {
+	tb.Helper()
 	h, err := bcrypt.GenerateFromPassword([]byte(clientSecret), bcrypt.MinCost)
 	if err != nil {
 		tb.Fatal(err)

@@ -2,9 +2,7 @@ package api_test
 
 import (
 	"context"
-	"io/fs"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,19 +23,7 @@ import (
 func reconciledExample(t *testing.T) (*index.DB, *reconcile.Reconciler, *prometheus.Registry) {
 	t.Helper()
 	ctx := context.Background()
-	files := map[string][]byte{}
-	root := filepath.Join("..", "..", "catalog-example")
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		files[filepath.ToSlash(rel)], err = os.ReadFile(p)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := exampleFiles(t)
 	remote := filepath.Join(t.TempDir(), "catalog.git")
 	if _, err := gitsource.CommitFiles(ctx, remote, "main", files, "catalog", "Ada <ada@example.com>", epoch); err != nil {
 		t.Fatal(err)
