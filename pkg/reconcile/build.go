@@ -293,6 +293,8 @@ func (r *Reconciler) full(ctx context.Context, fsys fs.FS, head gitsource.Commit
 		return nil, fmt.Errorf("%w: read history: %w", ErrTransient, err)
 	}
 	r.log.Debug("reconcile: read history", "duration", time.Since(started).Round(time.Millisecond))
+	// Every blob is read: what go-git cached of them is garbage.
+	r.repo.Trim()
 	for _, e := range cat.Entities {
 		if m, ok := hist[e.Doc.File]; ok {
 			e.Meta = catalog.Meta{CreatedAt: m.Created.When, CreatedBy: who(m.Created.Author, m.Created.AuthorEmail),
@@ -371,7 +373,9 @@ func (r *Reconciler) Warm(ctx context.Context) error {
 // remember returns the memo of a fully loaded commit; its computed-property
 // warnings are set by compute.
 func (r *Reconciler) remember(commit string, cat *catalog.Catalog) *memo {
-	cat.Referrers("") // build the reference index now, not in the first incremental commit
+	if !r.opts.OneShot {
+		cat.Referrers("") // build the reference index now, not in the first incremental commit
+	}
 	m := &memo{commit: commit, walkDiags: slices.Clone(cat.Diags), cat: cat, bpHash: map[string]string{}}
 	for _, f := range cat.Files {
 		m.fileDiags = append(m.fileDiags, f.Diags...)

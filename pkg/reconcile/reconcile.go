@@ -51,6 +51,9 @@ type Options struct {
 	Now func() time.Time
 	// Progress, when set, is told each stage of a full load.
 	Progress func(validate.Stage)
+	// OneShot tells the reconciler that it runs once (berth index): it
+	// prepares nothing for an incremental reconcile after this one.
+	OneShot bool
 }
 
 // Result is what one reconcile did.
