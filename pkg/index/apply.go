@@ -177,9 +177,18 @@ func (db *DB) Stage(ctx context.Context, info RevisionInfo, snap Snapshot) (st *
 		return nil, fmt.Errorf("apply %s: begin: %w", info.Commit, err)
 	}
 	defer func() {
-		if err != nil {
-			err = errors.Join(fmt.Errorf("apply %s: %w", info.Commit, err), tx.Rollback())
+		if err == nil {
+			return
 		}
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			// The transaction ended with the context; say why.
+			err = fmt.Errorf("%w: %w", cerr, err)
+		}
+		rerr := tx.Rollback()
+		if errors.Is(rerr, sql.ErrTxDone) {
+			rerr = nil // rolled back already, as its context ended
+		}
+		err = errors.Join(fmt.Errorf("apply %s: %w", info.Commit, err), rerr)
 	}()
 	a, err := newApplier(ctx, tx, &snap)
 	if err != nil {
@@ -212,6 +221,9 @@ func (db *DB) Stage(ctx context.Context, info RevisionInfo, snap Snapshot) (st *
 	}
 	if err := a.restoreIndexes(); err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // the transaction ended with it
 	}
 	res := a.res
 	res.RevisionID = revID

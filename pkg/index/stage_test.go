@@ -191,4 +191,22 @@ func TestDB_Stage(t *testing.T) {
 			t.Errorf("staged and committed vs applied (-applied +staged):\n%s", diff)
 		}
 	})
+
+	t.Run("Cancelled", func(t *testing.T) {
+		db := openDB(t) // empty: the bulk load path, which shrinks the cache
+		before := dumpAll(t, db)
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		index.SetAfterUpserts(db, cancel)
+		st, err := db.Stage(ctx, rev(2), snapshot(n, 2))
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Stage with its context cancelled midway: %v, %v", st, err)
+		}
+		index.SetAfterUpserts(db, nil)
+		if diff := cmp.Diff(before, dumpAll(t, db)); diff != "" {
+			t.Errorf("after a cancelled stage (-before +now):\n%s", diff)
+		}
+		cacheRestored(t, db)
+		mustApply(t, db, rev(3), snapshot(50, 3))
+	})
 }

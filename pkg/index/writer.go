@@ -13,9 +13,14 @@ import (
 // applier carries one Apply's transaction, prepared statements and
 // bookkeeping.
 type applier struct {
-	ctx  context.Context
-	tx   *sql.Tx
-	snap *Snapshot
+	// ctx runs the statements: it is never cancelled, because go-sqlite3
+	// runs each statement of a cancellable context on a goroutine of its
+	// own, which a bulk load's tens of thousands of statements paid for.
+	// done is the apply's own context, checked between batches (and the
+	// transaction ends with it).
+	ctx, done context.Context
+	tx        *sql.Tx
+	snap      *Snapshot
 
 	revID  int64
 	commit string
@@ -76,7 +81,7 @@ func (e *existingEntity) scan(sc interface{ Scan(...any) error }, key ...any) er
 
 func newApplier(ctx context.Context, tx *sql.Tx, snap *Snapshot) (*applier, error) {
 	a := &applier{
-		ctx: ctx, tx: tx, snap: snap,
+		ctx: context.WithoutCancel(ctx), done: ctx, tx: tx, snap: snap,
 		targets: make(map[string]map[string]string, len(snap.Blueprints)),
 		ids:     make(map[catalog.EntityKey]int64, len(snap.Upserts)),
 		fresh:   make(map[int64]bool),
@@ -154,8 +159,12 @@ func (a *applier) prepare(q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// flush writes every batch, parents first.
+// flush writes every batch, parents first, unless the apply's context
+// ended.
 func (a *applier) flush() error {
+	if err := a.done.Err(); err != nil {
+		return err
+	}
 	for _, b := range a.batches {
 		if err := b.flush(a.ctx, a.tx); err != nil {
 			return err
@@ -229,7 +238,7 @@ func (a *applier) entities() error {
 		}
 		delete(a.existing, k)
 	}
-	if err := pipeline(a.ctx, a.snap.Upserts, a.write); err != nil {
+	if err := pipeline(a.done, a.snap.Upserts, a.write); err != nil {
 		return err
 	}
 	if err := a.flush(); err != nil {
@@ -614,9 +623,13 @@ func (a *applier) restoreCache() error {
 	if a.cacheSize == "" {
 		return nil
 	}
-	// The value was read from SQLite as an integer. It is restored even
-	// when the apply ends because its context did.
-	if _, err := a.tx.ExecContext(context.WithoutCancel(a.ctx), "PRAGMA cache_size = "+a.cacheSize); err != nil {
+	// The value was read from SQLite as an integer. a.ctx is never
+	// cancelled: it is restored even when the apply ends because its
+	// context did.
+	_, err := a.tx.ExecContext(a.ctx, "PRAGMA cache_size = "+a.cacheSize)
+	if err != nil && !errors.Is(err, sql.ErrTxDone) {
+		// A transaction ended by its context takes its connection with
+		// it (database/sql discards it), and the setting.
 		return fmt.Errorf("restore cache size: %w", err)
 	}
 	a.cacheSize = ""
