@@ -50,23 +50,35 @@ func (b *batch) start()       {}
 func (b *batch) end()         {}
 func (b *batch) str(s string) { b.args = append(b.args, s) }
 func (b *batch) int(n int64)  { b.args = append(b.args, n) }
-func (b *batch) null()        { b.args = append(b.args, nil) }
 
 // strOrNull writes "" as NULL.
-func (b *batch) strOrNull(s string) {
-	if s == "" {
-		b.null()
-		return
-	}
-	b.str(s)
-}
+func (b *batch) strOrNull(s string) { b.args = append(b.args, strOrNull(s)) }
 
 // any writes a string, a float64 or nil, as value rows hold.
 func (b *batch) any(v any) {
-	if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
-		v = nil
+	if f, ok := v.(float64); ok {
+		v = finite(f)
 	}
 	b.args = append(b.args, v)
+}
+
+// rows adds whole rows, setting the first value of each, which the caller
+// left out, to first.
+func (b *batch) rows(vals []any, first any) {
+	n := len(b.args)
+	b.args = append(b.args, vals...)
+	for i := n; i < len(b.args); i += b.width {
+		b.args[i] = first
+	}
+}
+
+// finite is f, or nil (NULL) when it is NaN or infinite, which SQLite does
+// not store as numbers.
+func finite(f float64) any {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil
+	}
+	return f
 }
 
 func (b *batch) full() bool { return len(b.args) >= flushRows*b.width }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/berth-dev/berth/pkg/catalog"
@@ -75,7 +76,7 @@ func properties(e *catalog.Entity, computed map[string]any) map[string]any {
 // props are e's properties with the computed ones (see properties);
 // computed says whether there were any. encoding/json writes map keys
 // sorted, so equal entities give equal bytes.
-func encodeEntity(e *catalog.Entity, props map[string]any, computed bool) (doc []byte, hash, src string, err error) {
+func encodeEntity(e *catalog.Entity, props map[string]any, computed bool) (doc, hash, src string, err error) {
 	team := e.Team
 	if team == nil {
 		team = []string{}
@@ -88,12 +89,12 @@ func encodeEntity(e *catalog.Entity, props map[string]any, computed bool) (doc [
 		Team: team, Properties: props, Relations: rels}
 	full, err := json.Marshal(c)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("encode entity %s/%s: %w", e.Blueprint, e.Identifier, err)
+		return "", "", "", fmt.Errorf("encode entity %s/%s: %w", e.Blueprint, e.Identifier, err)
 	}
 	meta, err := json.Marshal(entityMeta{CreatedAt: formatTime(e.Meta.CreatedAt), CreatedBy: e.Meta.CreatedBy,
 		UpdatedAt: formatTime(e.Meta.UpdatedAt), UpdatedBy: e.Meta.UpdatedBy})
 	if err != nil {
-		return nil, "", "", fmt.Errorf("encode entity %s/%s: %w", e.Blueprint, e.Identifier, err)
+		return "", "", "", fmt.Errorf("encode entity %s/%s: %w", e.Blueprint, e.Identifier, err)
 	}
 	// The document is full with meta's fields appended, byte for byte what
 	// json.Marshal writes for one struct of both; both hashes leave out the
@@ -107,34 +108,33 @@ func encodeEntity(e *catalog.Entity, props map[string]any, computed bool) (doc [
 		own, err := json.Marshal(entityContent{Identifier: e.Identifier, Title: e.Title, Icon: e.Icon,
 			Blueprint: e.Blueprint, Team: team, Properties: properties(e, nil), Relations: rels})
 		if err != nil {
-			return nil, "", "", fmt.Errorf("encode entity %s/%s: %w", e.Blueprint, e.Identifier, err)
+			return "", "", "", fmt.Errorf("encode entity %s/%s: %w", e.Blueprint, e.Identifier, err)
 		}
 		s := sha256.Sum256(own[:len(own)-1])
 		srcSum = s[:]
 	} else {
 		srcSum = h.Sum(nil)
 	}
-	doc = make([]byte, 0, len(full)+len(meta))
-	doc = append(doc, body...)
+	// Built as a string, not bytes converted (and copied) to one.
+	tail := [][]byte{{'}'}}
 	if len(meta) > 2 {
-		doc = append(append(doc, ','), meta[1:]...)
-	} else {
-		doc = append(doc, '}')
+		tail = [][]byte{{','}, meta[1:]}
 	}
-	h.Write(doc[len(body):])
+	var b strings.Builder
+	b.Grow(len(full) + len(meta))
+	b.Write(body)
+	for _, t := range tail {
+		b.Write(t)
+		h.Write(t)
+	}
+	doc = b.String()
 	return doc, hex.EncodeToString(h.Sum(nil)[:16]), hex.EncodeToString(srcSum[:16]), nil
 }
 
-// value is one row of entity_values: a property key with one of the typed
-// rows query.IndexValues defines. Using that one definition keeps SQL search
-// and in-memory evaluation in agreement.
-type value struct {
-	key string
-	query.IndexValue
-}
-
-// flatten appends the rows for property key holding v.
-func flatten(out []value, key string, v any) []value {
+// appendIndexValues appends the entity_values rows of property value v, as
+// query.IndexValues defines them, to dst: using that one definition keeps
+// SQL search and in-memory evaluation in agreement.
+func appendIndexValues(dst []query.IndexValue, v any) []query.IndexValue {
 	if strs, ok := v.([]string); ok {
 		arr := make([]any, len(strs))
 		for i, s := range strs {
@@ -142,10 +142,7 @@ func flatten(out []value, key string, v any) []value {
 		}
 		v = arr
 	}
-	for _, iv := range query.IndexValues(v) {
-		out = append(out, value{key: key, IndexValue: iv})
-	}
-	return out
+	return query.AppendIndexValues(dst, v)
 }
 
 // object is a row of one of the small object tables.
