@@ -38,6 +38,12 @@ type applier struct {
 	// fresh marks entities inserted in this revision: they have no rows to
 	// clear and no results to compare.
 	fresh map[int64]bool
+	// scoresOf holds the snapshot's scores by entity, for writing those of
+	// the entities inserted in this revision with them; scored marks the
+	// entities whose scores are written.
+	scoresOf map[catalog.EntityKey]*EntityScores
+	scored   map[catalog.EntityKey]bool
+	boxes    boxes
 	// existing holds every indexed entity for a Full snapshot.
 	existing map[catalog.EntityKey]existingEntity
 	// empty is set when the index held no entities: no lookups needed.
@@ -86,6 +92,23 @@ func newApplier(ctx context.Context, tx *sql.Tx, snap *Snapshot) (*applier, erro
 		targets: make(map[string]map[string]string, len(snap.Blueprints)),
 		ids:     make(map[catalog.EntityKey]int64, len(snap.Upserts)),
 		fresh:   make(map[int64]bool),
+	}
+	if len(snap.Scores) > 0 {
+		a.scoresOf = make(map[catalog.EntityKey]*EntityScores, len(snap.Scores))
+		a.scored = make(map[catalog.EntityKey]bool, len(snap.Scores))
+		a.boxes = boxes{}
+		a.boxes.add(snap.Scores)
+		twice := map[catalog.EntityKey]bool{}
+		for i := range snap.Scores {
+			k := snap.Scores[i].Key
+			if _, dup := a.scoresOf[k]; dup {
+				twice[k] = true // left to scores, which writes each in turn
+			}
+			a.scoresOf[k] = &snap.Scores[i]
+		}
+		for k := range twice {
+			delete(a.scoresOf, k)
+		}
 	}
 	for _, b := range snap.Blueprints {
 		m := make(map[string]string, len(b.Relations))
@@ -239,6 +262,11 @@ func (a *applier) entities() error {
 		}
 		delete(a.existing, k)
 	}
+	if len(a.scoresOf) > 0 {
+		if _, err := a.scoreStatements(); err != nil {
+			return err
+		}
+	}
 	if err := pipeline(a.done, a.snap.Upserts, a.encode, a.write); err != nil {
 		return err
 	}
@@ -290,10 +318,14 @@ type prepared struct {
 	line int
 
 	entity, values, teams, relations []any
+	// scores are the entity's scorecard results, when the snapshot has
+	// them; written here for an entity inserted in this revision.
+	scores *scoreRows
 }
 
-// encode prepares an upsert. It reads only a.targets, which nothing writes
-// once the applier is made: pipeline runs it on other goroutines.
+// encode prepares an upsert. It reads only a.targets, a.scoresOf and
+// a.boxes, which nothing writes once the pipeline starts: pipeline runs it
+// on other goroutines.
 func (a *applier) encode(u Upsert) (prepared, error) {
 	e := u.Entity
 	if e == nil {
@@ -332,6 +364,9 @@ func (a *applier) encode(u Upsert) (prepared, error) {
 		for _, t := range rv.Targets {
 			p.relations = append(p.relations, nil, r, tbp, t)
 		}
+	}
+	if es := a.scoresOf[e.Key()]; es != nil {
+		p.scores = a.scoreRowsOf(es)
 	}
 	return p, nil
 }
@@ -385,6 +420,14 @@ func (a *applier) write(p prepared) error {
 	a.bValues.rows(p.values, idv)
 	a.bTeams.rows(p.teams, idv)
 	a.bRels.rows(p.relations, idv)
+	if p.scores != nil && a.fresh[id] {
+		// A new entity has no results to clear or compare: its results
+		// go in with it, off the single-threaded scores step.
+		if err := a.writeScores(k, idv, p.scores, nil); err != nil {
+			return err
+		}
+		a.scored[k] = true
+	}
 	return a.flushIfFull()
 }
 
