@@ -155,6 +155,7 @@ func (db *DB) Apply(ctx context.Context, info RevisionInfo, snap Snapshot) (Appl
 type Staged struct {
 	db    *DB
 	ctx   context.Context
+	conn  *sql.Conn // the writer connection, which tx holds
 	tx    *sql.Tx
 	info  RevisionInfo
 	start time.Time
@@ -172,9 +173,13 @@ type Staged struct {
 // and the writer is released.
 func (db *DB) Stage(ctx context.Context, info RevisionInfo, snap Snapshot) (st *Staged, err error) {
 	start := time.Now()
-	tx, err := db.w.BeginTx(ctx, nil)
+	conn, err := db.w.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("apply %s: begin: %w", info.Commit, err)
+		return nil, fmt.Errorf("apply %s: %w", info.Commit, err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("apply %s: begin: %w", info.Commit, err), conn.Close())
 	}
 	defer func() {
 		if err == nil {
@@ -188,9 +193,9 @@ func (db *DB) Stage(ctx context.Context, info RevisionInfo, snap Snapshot) (st *
 		if errors.Is(rerr, sql.ErrTxDone) {
 			rerr = nil // rolled back already, as its context ended
 		}
-		err = errors.Join(fmt.Errorf("apply %s: %w", info.Commit, err), rerr)
+		err = errors.Join(fmt.Errorf("apply %s: %w", info.Commit, err), rerr, closeConn(conn))
 	}()
-	a, err := newApplier(ctx, tx, &snap)
+	a, err := newApplier(ctx, conn, tx, &snap)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +235,7 @@ func (db *DB) Stage(ctx context.Context, info RevisionInfo, snap Snapshot) (st *
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM entities").Scan(&res.Entities); err != nil {
 		return nil, err
 	}
-	return &Staged{db: db, ctx: ctx, tx: tx, info: info, start: start, res: res, diags: snap.Diagnostics,
+	return &Staged{db: db, ctx: ctx, conn: conn, tx: tx, info: info, start: start, res: res, diags: snap.Diagnostics,
 		schemaHash: snap.SchemaHash}, nil
 }
 
@@ -249,6 +254,7 @@ func (s *Staged) Commit(more catalog.Diagnostics) (res ApplyResult, err error) {
 		if err != nil {
 			err = errors.Join(fmt.Errorf("apply %s: %w", info.Commit, err), tx.Rollback())
 		}
+		err = errors.Join(err, closeConn(s.conn))
 	}()
 	diags := s.diags
 	if len(more) > 0 {
@@ -285,8 +291,17 @@ func (s *Staged) Rollback() error {
 		return nil
 	}
 	s.done = true
-	if err := s.tx.Rollback(); err != nil {
+	if err := errors.Join(s.tx.Rollback(), closeConn(s.conn)); err != nil {
 		return fmt.Errorf("roll back %s: %w", s.info.Commit, err)
+	}
+	return nil
+}
+
+// closeConn returns the writer connection to its pool; one database/sql
+// already discarded (with a transaction its context ended) is no error.
+func closeConn(c *sql.Conn) error {
+	if err := c.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
+		return err
 	}
 	return nil
 }

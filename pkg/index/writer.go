@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,8 +21,10 @@ type applier struct {
 	// done is the apply's own context, checked between batches (and the
 	// transaction ends with it).
 	ctx, done context.Context
-	tx        *sql.Tx
-	snap      *Snapshot
+	// tx is the apply's transaction, on conn.
+	conn *sql.Conn
+	tx   *sql.Tx
+	snap *Snapshot
 
 	revID  int64
 	commit string
@@ -59,7 +62,10 @@ type applier struct {
 	// nextID is the id the next new entity gets.
 	nextID int64
 
-	stmts   []*sql.Stmt
+	stmts []*sql.Stmt
+	// driverStmts are the batches' statements, prepared on conn's driver
+	// connection.
+	driverStmts []driver.Stmt
 	ss      *scoreStmts
 	batches []*batch // in flush order: parents before children
 
@@ -86,9 +92,9 @@ func (e *existingEntity) scan(sc interface{ Scan(...any) error }, key ...any) er
 	return sc.Scan(append(key, &e.id, &e.hash, &e.src, &e.file, &e.line)...)
 }
 
-func newApplier(ctx context.Context, tx *sql.Tx, snap *Snapshot) (*applier, error) {
+func newApplier(ctx context.Context, conn *sql.Conn, tx *sql.Tx, snap *Snapshot) (*applier, error) {
 	a := &applier{
-		ctx: context.WithoutCancel(ctx), done: ctx, tx: tx, snap: snap,
+		ctx: context.WithoutCancel(ctx), done: ctx, conn: conn, tx: tx, snap: snap,
 		targets: make(map[string]map[string]string, len(snap.Blueprints)),
 		ids:     make(map[catalog.EntityKey]int64, len(snap.Upserts)),
 		fresh:   make(map[int64]bool),
@@ -190,7 +196,7 @@ func (a *applier) flush() error {
 		return err
 	}
 	for _, b := range a.batches {
-		if err := b.flush(a.ctx, a.tx); err != nil {
+		if err := b.flush(a.ctx, a.conn, a.tx); err != nil {
 			return err
 		}
 	}
@@ -213,6 +219,21 @@ func (a *applier) close() error {
 		errs = append(errs, st.Close())
 	}
 	a.stmts = nil
+	if len(a.driverStmts) > 0 {
+		err := a.conn.Raw(func(any) error {
+			var errs []error
+			for _, st := range a.driverStmts {
+				errs = append(errs, st.Close())
+			}
+			return errors.Join(errs...)
+		})
+		if !errors.Is(err, sql.ErrConnDone) {
+			// A connection done is one database/sql discarded with a
+			// transaction its context ended, statements and all.
+			errs = append(errs, err)
+		}
+		a.driverStmts = nil
+	}
 	return errors.Join(errs...)
 }
 
