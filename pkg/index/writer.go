@@ -66,8 +66,8 @@ type applier struct {
 	// driverStmts are the batches' statements, prepared on conn's driver
 	// connection.
 	driverStmts []driver.Stmt
-	ss      *scoreStmts
-	batches []*batch // in flush order: parents before children
+	ss          *scoreStmts
+	batches     []*batch // in flush order: parents before children
 
 	lookup, delEntity, nullRefs, touch                *sql.Stmt
 	bClear, bEntities, bValues, bTeams, bRels, bAudit *batch
