@@ -309,7 +309,7 @@ func (r *Repo) dirHash(c *object.Commit) (plumbing.Hash, error) {
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("read tree of %s: %w", c.Hash, err)
 		}
-		i, ok := dn.byName[name]
+		i, ok := dn.find(name)
 		if !ok || dn.entries[i].Mode != filemode.Dir {
 			return plumbing.ZeroHash, nil
 		}
