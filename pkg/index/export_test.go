@@ -27,3 +27,9 @@ func WriterCacheSize(db *DB) (n int, err error) {
 	err = db.w.QueryRow("PRAGMA cache_size").Scan(&n)
 	return n, err
 }
+
+// WriterForeignKeys returns the writer connection's foreign_keys setting.
+func WriterForeignKeys(db *DB) (on bool, err error) {
+	err = db.w.QueryRow("PRAGMA foreign_keys").Scan(&on)
+	return on, err
+}

@@ -81,12 +81,16 @@ func dumpAll(tb testing.TB, db *index.DB) map[string][]string {
 	return out
 }
 
-// cacheRestored fails unless the writer's page cache is back at its
-// setting from Open after a bulk load shrank it.
+// cacheRestored fails unless the writer's page cache and foreign key
+// checks are back at their settings from Open after a bulk load changed
+// them.
 func cacheRestored(t *testing.T, db *index.DB) {
 	t.Helper()
 	if n, err := index.WriterCacheSize(db); err != nil || n != -65536 {
 		t.Errorf("writer cache_size %d, %v; want -65536 restored", n, err)
+	}
+	if on, err := index.WriterForeignKeys(db); err != nil || !on {
+		t.Errorf("writer foreign_keys %v, %v; want on", on, err)
 	}
 }
 
