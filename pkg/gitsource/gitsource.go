@@ -193,18 +193,23 @@ func (r *Repo) Close() error {
 	return errors.Join(errs...)
 }
 
-// Trim empties the caches of object content: the blobs a full load read
-// (each once), kept only for the delta bases among them, and the raw
-// commits and trees. A long-lived process holds tens of megabytes less;
-// later reads decode again what they need. Decoded trees stay cached, as
-// the tree diff of the next commit reads them.
-func (r *Repo) Trim() {
+// Trim empties the caches of object content (the blobs a full load read,
+// each once, kept only for the delta bases among them, and the raw commits
+// and trees) and closes the stores that read blobs in parallel, each of
+// which holds a copy of the pack index; the next reads open them again. A
+// process holds tens of megabytes less after a full load. Decoded trees
+// stay cached, as the tree diff of the next commit reads them. The error
+// is a store's failure to close; reads work on.
+func (r *Repo) Trim() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.blobs != nil {
-		r.blobs.cache.Clear()
-	}
 	r.objects.Clear()
+	if r.blobs != nil {
+		if err := r.blobs.trim(); err != nil {
+			return fmt.Errorf("trim: %w", err)
+		}
+	}
+	return nil
 }
 
 // Remote reports whether the source is a remote cloned into the data

@@ -137,7 +137,9 @@ func TestTreeFS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.Trim()
+		if err := r.Trim(); err != nil {
+			t.Fatal(err)
+		}
 		after, err := fs.ReadFile(fsys, "entities/service/deep/c.yml")
 		if err != nil || string(after) != string(before) {
 			t.Errorf("after Trim: %q, %v; before %q", after, err, before)

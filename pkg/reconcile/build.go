@@ -294,7 +294,9 @@ func (r *Reconciler) full(ctx context.Context, fsys fs.FS, head gitsource.Commit
 	}
 	r.log.Debug("reconcile: read history", "duration", time.Since(started).Round(time.Millisecond))
 	// Every blob is read: what go-git cached of them is garbage.
-	r.repo.Trim()
+	if err := r.repo.Trim(); err != nil {
+		r.log.Warn("reconcile: trim git caches", "err", err)
+	}
 	for _, e := range cat.Entities {
 		if m, ok := hist[e.Doc.File]; ok {
 			e.Meta = catalog.Meta{CreatedAt: m.Created.When, CreatedBy: who(m.Created.Author, m.Created.AuthorEmail),
