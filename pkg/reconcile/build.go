@@ -327,6 +327,9 @@ func (r *Reconciler) warm(ctx context.Context, st index.State) (*memo, error) {
 		return nil, err
 	}
 	cat.Build()
+	if err := r.repo.Trim(); err != nil {
+		r.log.Warn("reconcile: trim git caches", "err", err)
+	}
 	meta, err := r.db.EntityMeta(ctx)
 	if err != nil {
 		return nil, err
