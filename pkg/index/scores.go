@@ -89,15 +89,14 @@ type scoreRows struct {
 	cur            map[string]historyState
 }
 
-// scoreRowsOf builds the rows of es. It reads nothing of the applier but
-// its boxes: pipeline runs it on other goroutines.
-func (a *applier) scoreRowsOf(es *EntityScores) *scoreRows {
-	rules := 0
-	for _, r := range es.Results {
-		rules += len(r.Rules)
+// scoreRowsOf builds the rows of es, in bufs' slices when bufs is not nil.
+// It reads nothing of the applier but its boxes: pipeline runs it on other
+// goroutines.
+func (a *applier) scoreRowsOf(es *EntityScores, bufs *rowBufs) *scoreRows {
+	sr := &scoreRows{cur: make(map[string]historyState, len(es.Results))}
+	if bufs != nil {
+		sr.results, sr.rules = bufs.results[:0], bufs.rules[:0]
 	}
-	sr := &scoreRows{cur: make(map[string]historyState, len(es.Results)),
-		results: make([]any, 0, 6*len(es.Results)), rules: make([]any, 0, 5*rules)}
 	for _, r := range es.Results {
 		sc := a.boxes.of(r.Scorecard)
 		sr.results = append(sr.results, nil, sc, a.boxes.of(r.Level), int64(r.LevelIndex), int64(r.Passed), int64(r.Total))
@@ -168,7 +167,7 @@ func (a *applier) scores() error {
 				}
 			}
 		}
-		if err := a.writeScores(k, id, a.scoreRowsOf(es), old); err != nil {
+		if err := a.writeScores(k, id, a.scoreRowsOf(es, nil), old); err != nil {
 			return err
 		}
 		if err := a.flushIfFull(); err != nil {

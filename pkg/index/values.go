@@ -56,18 +56,21 @@ type entityMeta struct {
 }
 
 // properties returns e's properties with computed ones added; a computed
-// value wins over a stored one of the same name.
-func properties(e *catalog.Entity, computed map[string]any) map[string]any {
+// value wins over a stored one of the same name. With computed ones they
+// are merged into into, an empty map, when it is not nil.
+func properties(e *catalog.Entity, computed, into map[string]any) map[string]any {
 	if len(computed) == 0 {
 		if e.Properties == nil {
 			return map[string]any{}
 		}
 		return e.Properties
 	}
-	props := make(map[string]any, len(e.Properties)+len(computed))
-	maps.Copy(props, e.Properties)
-	maps.Copy(props, computed)
-	return props
+	if into == nil {
+		into = make(map[string]any, len(e.Properties)+len(computed))
+	}
+	maps.Copy(into, e.Properties)
+	maps.Copy(into, computed)
+	return into
 }
 
 // encodeEntity returns the entity's JSON document, the hash Apply uses to
@@ -106,7 +109,7 @@ func encodeEntity(e *catalog.Entity, props map[string]any, computed bool) (doc, 
 	var srcSum []byte
 	if computed {
 		own, err := json.Marshal(entityContent{Identifier: e.Identifier, Title: e.Title, Icon: e.Icon,
-			Blueprint: e.Blueprint, Team: team, Properties: properties(e, nil), Relations: rels})
+			Blueprint: e.Blueprint, Team: team, Properties: properties(e, nil, nil), Relations: rels})
 		if err != nil {
 			return "", "", "", fmt.Errorf("encode entity %s/%s: %w", e.Blueprint, e.Identifier, err)
 		}

@@ -36,7 +36,7 @@ func TestEncodeEntity(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := base()
 			e.Meta = tc.meta
-			props := properties(e, tc.computed)
+			props := properties(e, tc.computed, nil)
 			doc, hash, src, err := encodeEntity(e, props, len(tc.computed) > 0)
 			if err != nil {
 				t.Fatal(err)
@@ -55,7 +55,7 @@ func TestEncodeEntity(t *testing.T) {
 				t.Errorf("hash %s is not the document's", hash)
 			}
 			// The content hash ignores history and computed values.
-			_, _, plain, err := encodeEntity(base(), properties(base(), nil), false)
+			_, _, plain, err := encodeEntity(base(), properties(base(), nil, nil), false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,7 +64,7 @@ func TestEncodeEntity(t *testing.T) {
 			}
 			changed := base()
 			changed.Properties["tier"] = "silver"
-			if _, _, other, _ := encodeEntity(changed, properties(changed, nil), false); other == plain {
+			if _, _, other, _ := encodeEntity(changed, properties(changed, nil, nil), false); other == plain {
 				t.Error("a changed property keeps the content hash")
 			}
 		})
