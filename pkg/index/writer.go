@@ -48,8 +48,9 @@ type applier struct {
 	scoresOf map[catalog.EntityKey]*EntityScores
 	scored   map[catalog.EntityKey]bool
 	boxes    boxes
-	// bufs recycles the buffers of upserts written (see rowBufs).
-	bufs sync.Pool
+	// bufs recycles the buffers of upserts written (see rowBufs), encoders
+	// the document encoders of the pipeline's workers.
+	bufs, encoders sync.Pool
 	// existing holds every indexed entity for a Full snapshot.
 	existing map[catalog.EntityKey]existingEntity
 	// empty is set when the index held no entities: no lookups needed.
@@ -359,10 +360,14 @@ func (a *applier) encode(u Upsert) (prepared, error) {
 	}
 	bufs, _ := a.bufs.Get().(*rowBufs)
 	if bufs == nil {
-		bufs = &rowBufs{props: map[string]any{}}
+		bufs = &rowBufs{}
 	}
-	props := properties(e, u.Computed, bufs.props) // merged, if at all, in a map reused from upsert to upsert
-	doc, hash, src, err := encodeEntity(e, props, len(u.Computed) > 0)
+	enc, _ := a.encoders.Get().(*docEncoder)
+	if enc == nil {
+		enc = newDocEncoder()
+	}
+	doc, hash, src, err := enc.encode(e, u.Computed)
+	a.encoders.Put(enc)
 	if err != nil {
 		return prepared{}, err
 	}
@@ -376,17 +381,26 @@ func (a *applier) encode(u Upsert) (prepared, error) {
 		formatTime(m.CreatedAt), formatTime(m.UpdatedAt), strOrNull(m.CreatedBy), strOrNull(m.UpdatedBy),
 		p.file, int64(p.line), hash, src, doc)
 
+	// The value rows of the stored properties and the computed ones; a
+	// computed value replaces a stored one of the same name.
 	p.values = bufs.values[:0]
 	ivs := bufs.ivs[:0]
-	for key, v := range props {
+	property := func(key string, v any) {
 		var k any = key // boxed once for all of the key's rows
 		ivs = appendIndexValues(ivs[:0], v)
 		for _, iv := range ivs {
 			p.values = append(p.values, nil, k, boxIdx(iv.Idx), boxedTypes[iv.Typ], valueStr(v, iv), valueNum(iv))
 		}
 	}
+	for key, v := range e.Properties {
+		if _, replaced := u.Computed[key]; !replaced {
+			property(key, v)
+		}
+	}
+	for key, v := range u.Computed {
+		property(key, v)
+	}
 	bufs.ivs = ivs[:0]
-	clear(bufs.props)
 	p.teams = bufs.teams[:0]
 	for _, t := range e.Team {
 		p.teams = append(p.teams, nil, t)
@@ -405,14 +419,13 @@ func (a *applier) encode(u Upsert) (prepared, error) {
 	return p, nil
 }
 
-// rowBufs are the slices and map an upsert's rows are built in. Once the
-// writer has copied the rows into its batches it gives them back (see
-// recycle), and the next upsert reuses them: a 100k-entity load built
-// ~300 MB of rows that were garbage as soon as they were copied.
+// rowBufs are the slices an upsert's rows are built in. Once the writer
+// has copied the rows into its batches it gives them back (see recycle),
+// and the next upsert reuses them: a 100k-entity load built ~300 MB of
+// rows that were garbage as soon as they were copied.
 type rowBufs struct {
 	entity, values, teams, relations, results, rules []any
 	ivs                                              []query.IndexValue
-	props                                            map[string]any
 }
 
 // recycle gives p's buffers back for reuse, without the values they held.
