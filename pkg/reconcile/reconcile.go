@@ -172,7 +172,7 @@ func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
 	}
 	step := time.Now()
 	snap, deleted, total := r.snapshot(next)
-	next.scores = nil // the snapshot holds them as the index writes them
+	next.scores, next.computed = nil, nil // the snapshot holds what the index writes of them
 	r.log.Debug("reconcile: snapshot", "duration", time.Since(step).Round(time.Millisecond))
 	if reason := r.massDelete(next.cat, deleted, total); reason != "" {
 		if err := next.settle(); err != nil {
