@@ -101,7 +101,7 @@ func (n *next) settle() error {
 	n.cancel()
 	n.pending = nil
 	if d.err != nil {
-		return d.err
+		return fmt.Errorf("%w: validate entities: %w", ErrTransient, d.err)
 	}
 	n.late = d.diags
 	if !d.diags.HasErrors() {
