@@ -15,19 +15,11 @@ import (
 	"github.com/berth-dev/berth/pkg/gen"
 )
 
-// entityContent and entityMeta are the structs the stored document used to
-// be encoded from, with one json.Marshal each; docEncoder must write the
-// same bytes (indexes written before keep their blob and content hashes).
-type entityContent struct {
-	Identifier string                           `json:"identifier"`
-	Title      string                           `json:"title,omitempty"`
-	Icon       string                           `json:"icon,omitempty"`
-	Blueprint  string                           `json:"blueprint"`
-	Team       []string                         `json:"team"`
-	Properties map[string]any                   `json:"properties"`
-	Relations  map[string]catalog.RelationValue `json:"relations"`
-}
-
+// The stored document used to be encoded with one json.Marshal of the
+// entity (catalog.Entity, with team and relations never null, and the
+// computed properties among its own) and one of entityMeta; docEncoder must
+// write the same bytes (indexes written before keep their blob and content
+// hashes).
 type entityMeta struct {
 	CreatedAt any    `json:"createdAt,omitempty"`
 	CreatedBy string `json:"createdBy,omitempty"`
@@ -51,7 +43,7 @@ func oracle(t *testing.T, e *catalog.Entity, computed map[string]any) (doc, hash
 		props = map[string]any{}
 	}
 	maps.Copy(props, computed)
-	content := entityContent{Identifier: e.Identifier, Title: e.Title, Icon: e.Icon, Blueprint: e.Blueprint,
+	content := catalog.Entity{Identifier: e.Identifier, Title: e.Title, Icon: e.Icon, Blueprint: e.Blueprint,
 		Team: team, Properties: props, Relations: rels}
 	full, err := json.Marshal(content)
 	if err != nil {
