@@ -36,7 +36,7 @@ Exit status: 0 applied or already up to date, 1 failed or held, 2 usage.
 			if err := checkOutput(output, outputText, outputJSON); err != nil {
 				return err
 			}
-			s, err := a.open(cmd.Context(), &f, a.log)
+			s, err := a.open(cmd.Context(), &f, a.log, true)
 			if err != nil {
 				return err
 			}

@@ -96,7 +96,7 @@ Logs are JSON. SIGINT/SIGTERM shut down gracefully.`,
 
 func (a *app) serve(ctx context.Context, f *sourceFlags, cfg api.Config, metricsAddr string, sched cron.Schedule, log *slog.Logger) error {
 	addr := cfg.Addr
-	s, err := a.open(ctx, f, log)
+	s, err := a.open(ctx, f, log, false)
 	if err != nil {
 		return err
 	}

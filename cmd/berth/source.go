@@ -69,7 +69,9 @@ func (s *stack) Close() error {
 	return first
 }
 
-func (a *app) open(ctx context.Context, f *sourceFlags, log *slog.Logger) (*stack, error) {
+// open opens the source, the index and a reconciler of one into the other;
+// oneShot says the reconciler runs once (see reconcile.Options.OneShot).
+func (a *app) open(ctx context.Context, f *sourceFlags, log *slog.Logger, oneShot bool) (*stack, error) {
 	token := os.Getenv("BERTH_GIT_TOKEN")
 	if token == "" {
 		token = os.Getenv("GITHUB_TOKEN")
@@ -90,7 +92,7 @@ func (a *app) open(ctx context.Context, f *sourceFlags, log *slog.Logger) (*stac
 		s.Close()
 		return nil, fmt.Errorf("compile schemas: %w", err)
 	}
-	opts := reconcile.Options{Workers: f.workers, AllowMassDelete: f.allowMassDelete, Log: log}
+	opts := reconcile.Options{Workers: f.workers, AllowMassDelete: f.allowMassDelete, Log: log, OneShot: oneShot}
 	if isTerminal(a.stderr) {
 		start := time.Now()
 		opts.Progress = func(st validate.Stage) {

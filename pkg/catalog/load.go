@@ -122,11 +122,12 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Catalog, error) {
 		go func() {
 			defer wg.Done()
 			var local []*File
+			in := newInterner()
 			for j := range jobs {
 				if ctx.Err() != nil {
 					continue // drain: the walk stops soon
 				}
-				local = append(local, readFile(fsys, j.path, j.kind, j.bp, limits))
+				local = append(local, readFile(fsys, j.path, j.kind, j.bp, limits, in))
 				if n := done.Add(1); opts.Progress != nil && n%1024 == 0 {
 					opts.Progress(int(n))
 				}
@@ -161,7 +162,7 @@ func readConfig(fsys fs.FS, limits Limits) (files []*File, cfgPath string, merge
 	if cfgPath == "" {
 		return nil, "", limits
 	}
-	f := readFile(fsys, cfgPath, KindConfig, "", limits)
+	f := readFile(fsys, cfgPath, KindConfig, "", limits, nil)
 	if cfg, _ := decodeConfig(f); cfg != nil {
 		limits = mergeLimits(limits, cfg.Limits)
 	}
@@ -258,7 +259,9 @@ func checkSymlink(fsys fs.FS, p string) (Diagnostic, bool) {
 
 // readFile reads and parses one file, enforcing the size limit before the
 // content is read.
-func readFile(fsys fs.FS, p string, kind Kind, bp string, limits Limits) *File {
+// readFile reads and parses one file; in, when not nil, shares repeated
+// strings with the files read before (see interner).
+func readFile(fsys fs.FS, p string, kind Kind, bp string, limits Limits, in *interner) *File {
 	f := &File{Path: p, Kind: kind}
 	limits = limits.withDefaults()
 	data, err := readLimited(fsys, p, limits.MaxFileBytes)
@@ -274,7 +277,7 @@ func readFile(fsys fs.FS, p string, kind Kind, bp string, limits Limits) *File {
 		f.Source = data
 		return f
 	}
-	f.Docs, f.Diags = parseFile(p, data, kind, limits, func() ([]byte, error) {
+	f.Docs, f.Diags = parseFile(p, data, kind, limits, in, func() ([]byte, error) {
 		return readLimited(fsys, p, limits.MaxFileBytes)
 	})
 	for _, d := range f.Docs {

@@ -31,7 +31,7 @@ func serialLoad(fsys fs.FS) (*Catalog, error) {
 		return werr
 	})
 	for _, j := range jobs {
-		files = append(files, readFile(fsys, j.path, j.kind, j.bp, limits))
+		files = append(files, readFile(fsys, j.path, j.kind, j.bp, limits, nil))
 	}
 	if err != nil {
 		return nil, err

@@ -62,6 +62,8 @@ type parser struct {
 	indexes map[int]*posIndex
 	// lazy finds positions for the documents of a parse pass.
 	lazy *filePos
+	// in shares keys and short strings between files; nil shares nothing.
+	in *interner
 }
 
 // ParseFile parses one catalog file of the given kind into documents. The
@@ -75,7 +77,7 @@ type parser struct {
 // offending YAML document. The size limit is the caller's to enforce before
 // reading; ParseFile checks it again.
 func ParseFile(file string, data []byte, kind Kind, limits Limits) ([]*Document, Diagnostics) {
-	return parseFile(file, data, kind, limits, func() ([]byte, error) { return data, nil })
+	return parseFile(file, data, kind, limits, nil, func() ([]byte, error) { return data, nil })
 }
 
 // parseFile is ParseFile with a way to read the file again: positions below
@@ -83,13 +85,13 @@ func ParseFile(file string, data []byte, kind Kind, limits Limits) ([]*Document,
 // asked for. Few documents ever need one (those with findings), and
 // recording every position of a 100k-entity catalog up front cost more
 // time and memory than parsing those few twice.
-func parseFile(file string, data []byte, kind Kind, limits Limits, reread func() ([]byte, error)) ([]*Document, Diagnostics) {
+func parseFile(file string, data []byte, kind Kind, limits Limits, in *interner, reread func() ([]byte, error)) ([]*Document, Diagnostics) {
 	limits = limits.withDefaults()
 	data, diags := prepare(file, data, limits)
 	if diags != nil {
 		return nil, diags
 	}
-	p := &parser{file: file, limits: limits, lazy: &filePos{file: file, kind: kind, limits: limits, read: reread}}
+	p := &parser{file: file, limits: limits, in: in, lazy: &filePos{file: file, kind: kind, limits: limits, read: reread}}
 	return p.stream(data, kind), p.diags
 }
 
@@ -325,7 +327,7 @@ func (p *parser) mapping(n *yaml.Node, path string, depth, inAlias int) (map[str
 		if k.Kind != yaml.ScalarNode {
 			return nil, p.fail(k, CodeSyntax, "mapping key must be a string, found %s", describeNode(k))
 		}
-		key := k.Value
+		key := p.in.key(k.Value)
 		if line, dup := firstKey(n, i, key, seen); dup {
 			return nil, p.fail(k, CodeDuplicateKey, "duplicate key %q (first at line %d)", key, line)
 		}
@@ -441,7 +443,7 @@ func (p *parser) scalar(n *yaml.Node) (any, error) {
 	}
 	// Strings, timestamps (kept as written: Port dates are strings), binary
 	// and custom tags are all text.
-	return n.Value, nil
+	return p.in.value(n.Value), nil
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)

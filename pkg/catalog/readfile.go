@@ -20,7 +20,7 @@ func ReadFile(fsys fs.FS, p string, limits Limits) (f *File, ok bool) {
 			return &File{Path: p, Kind: kind, Diags: Diagnostics{d}}, true
 		}
 	}
-	return readFile(fsys, p, kind, bp, limits), true
+	return readFile(fsys, p, kind, bp, limits, nil), true
 }
 
 // EffectiveLimits returns the limits Load applies: opts' limits overridden

@@ -131,6 +131,24 @@ func TestTreeFS(t *testing.T) {
 		}
 	})
 
+	t.Run("Trim", func(t *testing.T) {
+		// Emptied caches are refilled: reads give the same content.
+		before, err := fs.ReadFile(fsys, "entities/service/deep/c.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Trim(); err != nil {
+			t.Fatal(err)
+		}
+		after, err := fs.ReadFile(fsys, "entities/service/deep/c.yml")
+		if err != nil || string(after) != string(before) {
+			t.Errorf("after Trim: %q, %v; before %q", after, err, before)
+		}
+		if head, err := r.Head(ctx); err != nil || head.Hash != c {
+			t.Errorf("head after Trim: %+v, %v", head, err)
+		}
+	})
+
 	t.Run("DirMissing", func(t *testing.T) {
 		r := open(t, Options{URL: f.path, Dir: "nope"})
 		if _, err := r.FS(ctx, c); !errors.Is(err, ErrDirNotFound) {

@@ -111,15 +111,25 @@ func TestDB_ConcurrentReader(t *testing.T) {
 	t.Logf("%d consistent reads during 100 applies", reads)
 }
 
-const crashEnv = "BERTH_INDEX_CRASH_DB"
+const (
+	crashEnv     = "BERTH_INDEX_CRASH_DB"
+	crashModeEnv = "BERTH_INDEX_CRASH_MODE"
+)
 
-// TestDB_ApplyCrash kills a process in the middle of a large Apply and
-// checks that the index reopens at the revision before it.
+// TestDB_ApplyCrash kills a process in the middle of a large Apply, and
+// one holding a staged revision, and checks that the index reopens at the
+// revision before it.
 func TestDB_ApplyCrash(t *testing.T) {
 	if path := os.Getenv(crashEnv); path != "" {
-		crashChild(path)
+		crashChild(path, os.Getenv(crashModeEnv))
 		return
 	}
+	for _, mode := range []string{"mid-apply", "staged"} {
+		t.Run(mode, func(t *testing.T) { testCrash(t, mode) })
+	}
+}
+
+func testCrash(t *testing.T, mode string) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "berth.db")
 	db, err := index.Open(ctx, path)
@@ -133,7 +143,7 @@ func TestDB_ApplyCrash(t *testing.T) {
 	}
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestDB_ApplyCrash$")
-	cmd.Env = append(os.Environ(), crashEnv+"="+path)
+	cmd.Env = append(os.Environ(), crashEnv+"="+path, crashModeEnv+"="+mode)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +155,7 @@ func TestDB_ApplyCrash(t *testing.T) {
 	sc := bufio.NewScanner(out)
 	mid := false
 	for sc.Scan() {
-		if sc.Text() == "mid-apply" {
+		if sc.Text() == mode {
 			mid = true
 			break
 		}
@@ -155,7 +165,7 @@ func TestDB_ApplyCrash(t *testing.T) {
 	}
 	_ = cmd.Wait() // killed: the error is expected
 	if !mid {
-		t.Fatal("child never reached the middle of Apply")
+		t.Fatalf("child never reached %s", mode)
 	}
 	if fi, err := os.Stat(path + "-wal"); err == nil {
 		t.Logf("WAL left by the killed writer: %d bytes", fi.Size())
@@ -183,8 +193,9 @@ func TestDB_ApplyCrash(t *testing.T) {
 }
 
 // crashChild starts a large apply and, with every entity row written but
-// not committed, tells the parent and waits to be killed.
-func crashChild(path string) {
+// not committed (mode mid-apply) or with the whole revision staged (mode
+// staged), tells the parent and waits to be killed.
+func crashChild(path, mode string) {
 	ctx := context.Background()
 	db, err := index.Open(ctx, path)
 	if err != nil {
@@ -195,11 +206,19 @@ func crashChild(path string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(3)
 	}
-	index.SetAfterUpserts(db, func() {
-		fmt.Println("mid-apply")
+	wait := func() {
+		fmt.Println(mode)
 		time.Sleep(time.Minute) // the parent kills us first
 		os.Exit(4)
-	})
+	}
+	if mode == "staged" {
+		if _, err := db.Stage(ctx, rev(2), snapshot(5000, 2)); err != nil {
+			fmt.Fprintln(os.Stderr, "stage:", err)
+			os.Exit(5)
+		}
+		wait()
+	}
+	index.SetAfterUpserts(db, wait)
 	_, err = db.Apply(ctx, rev(2), snapshot(5000, 2))
 	fmt.Fprintln(os.Stderr, "apply finished:", err)
 	os.Exit(5)

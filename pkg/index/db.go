@@ -26,6 +26,9 @@ var (
 	// ErrUnknownEntity means a snapshot scores an entity that is neither
 	// upserted nor already in the index.
 	ErrUnknownEntity = errors.New("unknown entity")
+	// ErrStagedDone means a staged revision was already committed or
+	// rolled back.
+	ErrStagedDone = errors.New("staged revision already committed or rolled back")
 )
 
 //go:embed migrations/*.sql

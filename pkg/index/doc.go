@@ -11,7 +11,15 @@
 // connections on the same file in WAL mode, so reads never wait for a
 // revision being applied. Apply writes a whole revision in one transaction:
 // a reader sees the revision before it or the revision after it, never a mix,
-// and a crash mid-apply leaves the index at the revision before.
+// and a crash mid-apply leaves the index at the revision before. Stage
+// writes a revision and leaves its transaction open, for its caller to
+// commit or roll back once it knows whether the revision is good.
+//
+// A revision of thousands of entities into an index without entities is a
+// bulk load: the secondary indexes are dropped and built again once the
+// rows are in (inside the transaction), the writer's page cache is small
+// (SQLite sorts the index builds in runs of its size) and its foreign key
+// checks are off; the settings are restored afterwards.
 //
 // The index also keeps an audit log (audit.go), which unlike the catalog
 // tables is not derived from one revision: Apply adds the entity changes

@@ -21,3 +21,15 @@ func SetWriterCacheSize(db *DB, kib int) error {
 	_, err := db.w.Exec(fmt.Sprintf("PRAGMA cache_size = -%d", kib))
 	return err
 }
+
+// WriterCacheSize returns the writer connection's cache_size setting.
+func WriterCacheSize(db *DB) (n int, err error) {
+	err = db.w.QueryRow("PRAGMA cache_size").Scan(&n)
+	return n, err
+}
+
+// WriterForeignKeys returns the writer connection's foreign_keys setting.
+func WriterForeignKeys(db *DB) (on bool, err error) {
+	err = db.w.QueryRow("PRAGMA foreign_keys").Scan(&on)
+	return on, err
+}

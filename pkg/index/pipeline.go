@@ -14,7 +14,7 @@ const pipelineChunk = 256
 // Encoding JSON and flattening values costs about as much as SQLite's
 // writing, so on two cores this nearly halves a cold apply. It returns
 // after every goroutine it started has ended.
-func pipeline(ctx context.Context, ups []Upsert, write func(prepared) error) error {
+func pipeline(ctx context.Context, ups []Upsert, prepare func(Upsert) (prepared, error), write func(prepared) error) error {
 	workers := min(runtime.GOMAXPROCS(0), 4)
 	if len(ups) <= pipelineChunk || workers < 2 {
 		for _, u := range ups {

@@ -81,8 +81,59 @@ func failingRules(rules []RuleResult) string {
 	return string(b)
 }
 
+// scoreRows are an entity's scorecard results as rows of their batches,
+// with the entity id (each row's first value) left nil, and the state each
+// scorecard's history row records.
+type scoreRows struct {
+	results, rules []any
+	cur            map[string]historyState
+}
+
+// scoreRowsOf builds the rows of es, in bufs' slices when bufs is not nil.
+// It reads nothing of the applier but its boxes: pipeline runs it on other
+// goroutines.
+func (a *applier) scoreRowsOf(es *EntityScores, bufs *rowBufs) *scoreRows {
+	sr := &scoreRows{cur: make(map[string]historyState, len(es.Results))}
+	if bufs != nil {
+		sr.results, sr.rules = bufs.results[:0], bufs.rules[:0]
+	}
+	for _, r := range es.Results {
+		sc := a.boxes.of(r.Scorecard)
+		sr.results = append(sr.results, nil, sc, a.boxes.of(r.Level), int64(r.LevelIndex), int64(r.Passed), int64(r.Total))
+		for _, rr := range r.Rules {
+			sr.rules = append(sr.rules, nil, sc, a.boxes.of(rr.Rule), a.boxes.of(rr.Status), boolInt(rr.Exempt))
+		}
+		sr.cur[r.Scorecard] = historyState{level: r.Level, failing: failingRules(r.Rules)}
+	}
+	return sr
+}
+
+// writeScores adds the rows of an entity's results, and the history rows
+// where a result changed, given the scorecards it had results on before.
+func (a *applier) writeScores(k catalog.EntityKey, id any, sr *scoreRows, old []string) error {
+	a.ss.results.rows(sr.results, id)
+	a.ss.rules.rows(sr.rules, id)
+	cards := make([]string, 0, len(sr.cur)+len(old))
+	for sc := range sr.cur {
+		cards = append(cards, sc)
+	}
+	cards = append(cards, old...)
+	slices.Sort(cards)
+	for _, sc := range slices.Compact(cards) {
+		st, ok := sr.cur[sc]
+		if !ok {
+			st = leftScorecard
+		}
+		if err := a.history(k, sc, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // scores replaces the results of every entity the snapshot scores and
-// appends history rows where a result changed.
+// appends history rows where a result changed. The results of entities
+// inserted in this revision were written with them (see write).
 func (a *applier) scores() error {
 	if len(a.snap.Scores) == 0 {
 		return nil
@@ -91,8 +142,12 @@ func (a *applier) scores() error {
 	if err != nil {
 		return err
 	}
-	for _, es := range a.snap.Scores {
+	for i := range a.snap.Scores {
+		es := &a.snap.Scores[i]
 		k := es.Key
+		if a.scored[k] {
+			continue
+		}
 		e, found, err := a.find(k)
 		if err != nil {
 			return err
@@ -112,43 +167,8 @@ func (a *applier) scores() error {
 				}
 			}
 		}
-		cur := make(map[string]historyState, len(es.Results))
-		for _, r := range es.Results {
-			b := ss.results
-			b.start()
-			b.int(id)
-			b.str(r.Scorecard)
-			b.str(r.Level)
-			b.int(int64(r.LevelIndex))
-			b.int(int64(r.Passed))
-			b.int(int64(r.Total))
-			b.end()
-			for _, rr := range r.Rules {
-				b := ss.rules
-				b.start()
-				b.int(id)
-				b.str(r.Scorecard)
-				b.str(rr.Rule)
-				b.str(rr.Status)
-				b.int(boolInt(rr.Exempt))
-				b.end()
-			}
-			cur[r.Scorecard] = historyState{level: r.Level, failing: failingRules(r.Rules)}
-		}
-		cards := make([]string, 0, len(cur)+len(old))
-		for sc := range cur {
-			cards = append(cards, sc)
-		}
-		cards = append(cards, old...)
-		slices.Sort(cards)
-		for _, sc := range slices.Compact(cards) {
-			st, ok := cur[sc]
-			if !ok {
-				st = leftScorecard
-			}
-			if err := a.history(k, sc, st); err != nil {
-				return err
-			}
+		if err := a.writeScores(k, id, a.scoreRowsOf(es, nil), old); err != nil {
+			return err
 		}
 		if err := a.flushIfFull(); err != nil {
 			return err
@@ -157,11 +177,45 @@ func (a *applier) scores() error {
 	return a.flush()
 }
 
-func boolInt(b bool) int64 {
-	if b {
-		return 1
+// boxes holds strings boxed into interfaces once: scorecard, rule and level
+// names and statuses repeat in every entity's result rows, and boxing a
+// string allocates. It is filled before the pipeline starts and only read
+// after, so its workers share it.
+type boxes map[string]any
+
+// of returns s boxed, from the set when it is there.
+func (b boxes) of(s string) any {
+	if v, ok := b[s]; ok {
+		return v
 	}
-	return 0
+	return s
+}
+
+// add boxes the names a snapshot's results use.
+func (b boxes) add(scores []EntityScores) {
+	for _, es := range scores {
+		for _, r := range es.Results {
+			for _, s := range []string{r.Scorecard, r.Level} {
+				if _, ok := b[s]; !ok {
+					b[s] = s
+				}
+			}
+			for _, rr := range r.Rules {
+				for _, s := range []string{rr.Rule, rr.Status} {
+					if _, ok := b[s]; !ok {
+						b[s] = s
+					}
+				}
+			}
+		}
+	}
+}
+
+func boolInt(b bool) any {
+	if b {
+		return int64(1)
+	}
+	return int64(0)
 }
 
 func (a *applier) oldScorecards(id int64) ([]string, error) {

@@ -1,11 +1,8 @@
 package index
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"time"
 
 	"github.com/berth-dev/berth/pkg/catalog"
@@ -31,110 +28,10 @@ func parseTime(s string) time.Time {
 	return t
 }
 
-// entityContent is an entity as its file in Git says it, in the Port JSON
-// shape the index stores and the API serves. The stored document is this
-// with computed properties among the stored ones and entityMeta's fields
-// appended.
-type entityContent struct {
-	Identifier string                           `json:"identifier"`
-	Title      string                           `json:"title,omitempty"`
-	Icon       string                           `json:"icon,omitempty"`
-	Blueprint  string                           `json:"blueprint"`
-	Team       []string                         `json:"team"`
-	Properties map[string]any                   `json:"properties"`
-	Relations  map[string]catalog.RelationValue `json:"relations"`
-}
-
-// entityMeta is the part of an entity's document that comes from Git's
-// history rather than from its file.
-type entityMeta struct {
-	CreatedAt any    `json:"createdAt,omitempty"`
-	CreatedBy string `json:"createdBy,omitempty"`
-	UpdatedAt any    `json:"updatedAt,omitempty"`
-	UpdatedBy string `json:"updatedBy,omitempty"`
-}
-
-// properties returns e's properties with computed ones added; a computed
-// value wins over a stored one of the same name.
-func properties(e *catalog.Entity, computed map[string]any) map[string]any {
-	if len(computed) == 0 {
-		if e.Properties == nil {
-			return map[string]any{}
-		}
-		return e.Properties
-	}
-	props := make(map[string]any, len(e.Properties)+len(computed))
-	maps.Copy(props, e.Properties)
-	maps.Copy(props, computed)
-	return props
-}
-
-// encodeEntity returns the entity's JSON document, the hash Apply uses to
-// skip unchanged entities, and the hash of the entity's own content (no
-// computed properties, no history): what the audit log calls a change.
-// props are e's properties with the computed ones (see properties);
-// computed says whether there were any. encoding/json writes map keys
-// sorted, so equal entities give equal bytes.
-func encodeEntity(e *catalog.Entity, props map[string]any, computed bool) (doc []byte, hash, src string, err error) {
-	team := e.Team
-	if team == nil {
-		team = []string{}
-	}
-	rels := e.Relations
-	if rels == nil {
-		rels = map[string]catalog.RelationValue{}
-	}
-	c := entityContent{Identifier: e.Identifier, Title: e.Title, Icon: e.Icon, Blueprint: e.Blueprint,
-		Team: team, Properties: props, Relations: rels}
-	full, err := json.Marshal(c)
-	if err != nil {
-		return nil, "", "", fmt.Errorf("encode entity %s/%s: %w", e.Blueprint, e.Identifier, err)
-	}
-	meta, err := json.Marshal(entityMeta{CreatedAt: formatTime(e.Meta.CreatedAt), CreatedBy: e.Meta.CreatedBy,
-		UpdatedAt: formatTime(e.Meta.UpdatedAt), UpdatedBy: e.Meta.UpdatedBy})
-	if err != nil {
-		return nil, "", "", fmt.Errorf("encode entity %s/%s: %w", e.Blueprint, e.Identifier, err)
-	}
-	// The document is full with meta's fields appended, byte for byte what
-	// json.Marshal writes for one struct of both; both hashes leave out the
-	// closing brace, so that without computed properties one pass over the
-	// content serves both.
-	body := full[:len(full)-1]
-	h := sha256.New()
-	h.Write(body)
-	var srcSum []byte
-	if computed {
-		own, err := json.Marshal(entityContent{Identifier: e.Identifier, Title: e.Title, Icon: e.Icon,
-			Blueprint: e.Blueprint, Team: team, Properties: properties(e, nil), Relations: rels})
-		if err != nil {
-			return nil, "", "", fmt.Errorf("encode entity %s/%s: %w", e.Blueprint, e.Identifier, err)
-		}
-		s := sha256.Sum256(own[:len(own)-1])
-		srcSum = s[:]
-	} else {
-		srcSum = h.Sum(nil)
-	}
-	doc = make([]byte, 0, len(full)+len(meta))
-	doc = append(doc, body...)
-	if len(meta) > 2 {
-		doc = append(append(doc, ','), meta[1:]...)
-	} else {
-		doc = append(doc, '}')
-	}
-	h.Write(doc[len(body):])
-	return doc, hex.EncodeToString(h.Sum(nil)[:16]), hex.EncodeToString(srcSum[:16]), nil
-}
-
-// value is one row of entity_values: a property key with one of the typed
-// rows query.IndexValues defines. Using that one definition keeps SQL search
-// and in-memory evaluation in agreement.
-type value struct {
-	key string
-	query.IndexValue
-}
-
-// flatten appends the rows for property key holding v.
-func flatten(out []value, key string, v any) []value {
+// appendIndexValues appends the entity_values rows of property value v, as
+// query.IndexValues defines them, to dst: using that one definition keeps
+// SQL search and in-memory evaluation in agreement.
+func appendIndexValues(dst []query.IndexValue, v any) []query.IndexValue {
 	if strs, ok := v.([]string); ok {
 		arr := make([]any, len(strs))
 		for i, s := range strs {
@@ -142,10 +39,7 @@ func flatten(out []value, key string, v any) []value {
 		}
 		v = arr
 	}
-	for _, iv := range query.IndexValues(v) {
-		out = append(out, value{key: key, IndexValue: iv})
-	}
-	return out
+	return query.AppendIndexValues(dst, v)
 }
 
 // object is a row of one of the small object tables.

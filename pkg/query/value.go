@@ -32,19 +32,27 @@ type IndexValue struct {
 // arrays are kept as their JSON text.
 func IndexValues(v any) []IndexValue {
 	if arr, ok := v.([]any); ok {
-		out := make([]IndexValue, 0, len(arr))
+		return AppendIndexValues(make([]IndexValue, 0, len(arr)), v)
+	}
+	return AppendIndexValues(nil, v)
+}
+
+// AppendIndexValues appends the rows IndexValues returns for v to dst, so
+// that a caller flattening many values can reuse one slice.
+func AppendIndexValues(dst []IndexValue, v any) []IndexValue {
+	if arr, ok := v.([]any); ok {
 		for i, x := range arr {
 			if x == nil {
 				continue
 			}
-			out = append(out, scalarValue(i, x))
+			dst = append(dst, scalarValue(i, x))
 		}
-		return out
+		return dst
 	}
 	if v == nil {
-		return nil
+		return dst
 	}
-	return []IndexValue{scalarValue(-1, v)}
+	return append(dst, scalarValue(-1, v))
 }
 
 func scalarValue(idx int, v any) IndexValue {

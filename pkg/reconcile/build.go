@@ -58,10 +58,74 @@ type next struct {
 	partial  bool
 	scores   map[catalog.EntityKey]map[string]scorecard.Result
 	prevKeys map[catalog.EntityKey]bool // full builds over an existing index
+
+	// pending delivers the validation of a full build's entities with CUE
+	// while it runs beside computing, scoring and staging the revision;
+	// settle waits for it.
+	pending chan deferred
+	cancel  context.CancelFunc
+	// gated are the findings of the steps a commit with errors does not
+	// reach (evaluating computed values, scoring): they join diags once
+	// the commit is known to have no validation errors.
+	gated catalog.Diagnostics
+	// late are the findings settle added to diags: the revision was
+	// staged without them.
+	late catalog.Diagnostics
 }
 
-// build loads and validates head, incrementally when it can.
-func (r *Reconciler) build(ctx context.Context, head gitsource.Commit, st index.State) (*next, error) {
+// deferred is the outcome of a deferred entity validation.
+type deferred struct {
+	diags catalog.Diagnostics
+	err   error // the context's, when it ended first
+}
+
+// validateLater runs entities on a goroutine of its own; settle or stop
+// waits for it.
+func (n *next) validateLater(ctx context.Context, entities func(context.Context) catalog.Diagnostics) {
+	ctx, n.cancel = context.WithCancel(ctx)
+	n.pending = make(chan deferred, 1)
+	go func() {
+		d := entities(ctx)
+		n.pending <- deferred{diags: d, err: ctx.Err()}
+	}()
+}
+
+// settle waits for a deferred entity validation and adds its findings to
+// diags, with the gated ones when it found no errors. The error is
+// non-nil when the context ended first: the validation is incomplete.
+func (n *next) settle() error {
+	if n.pending == nil {
+		return nil
+	}
+	d := <-n.pending
+	n.cancel()
+	n.pending = nil
+	if d.err != nil {
+		return fmt.Errorf("%w: validate entities: %w", ErrTransient, d.err)
+	}
+	n.late = d.diags
+	if !d.diags.HasErrors() {
+		n.late = append(n.late, n.gated...)
+	}
+	n.diags = append(n.diags, n.late...).Sort()
+	return nil
+}
+
+// stop abandons a deferred entity validation still running and waits for
+// its goroutine to end.
+func (n *next) stop() {
+	if n.pending == nil {
+		return
+	}
+	n.cancel()
+	<-n.pending
+	n.pending = nil
+}
+
+// build loads and validates head, incrementally when it can. A full
+// build's entities may still be validated when it returns (see
+// next.settle); on error nothing of it runs on.
+func (r *Reconciler) build(ctx context.Context, head gitsource.Commit, st index.State) (n *next, err error) {
 	started := time.Now()
 	fsys, err := r.repo.FS(ctx, head.Hash)
 	if err != nil {
@@ -93,7 +157,6 @@ func (r *Reconciler) build(ctx context.Context, head gitsource.Commit, st index.
 		}
 	}
 
-	var n *next
 	if prev == nil {
 		n, err = r.full(ctx, fsys, head)
 	} else {
@@ -102,6 +165,11 @@ func (r *Reconciler) build(ctx context.Context, head gitsource.Commit, st index.
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			n.stop()
+		}
+	}()
 	n.started = started
 	if st.Applied != nil && !n.incremental {
 		keys, err := r.db.EntityKeys(ctx)
@@ -113,13 +181,20 @@ func (r *Reconciler) build(ctx context.Context, head gitsource.Commit, st index.
 			n.prevKeys[k] = true
 		}
 	}
+	step := time.Now()
 	if err := r.compute(ctx, n, prev, head); err != nil {
 		return nil, err
 	}
-	if !n.diags.HasErrors() {
+	r.log.Debug("reconcile: computed", "duration", time.Since(step).Round(time.Millisecond))
+	if !n.diags.HasErrors() && !n.gated.HasErrors() {
+		step = time.Now()
 		if err := r.score(ctx, n, prev); err != nil {
 			return nil, err
 		}
+		r.log.Debug("reconcile: scored", "duration", time.Since(step).Round(time.Millisecond))
+	}
+	if n.pending == nil {
+		n.diags = append(n.diags, n.gated...).Sort()
 	}
 	return n, nil
 }
@@ -168,7 +243,7 @@ func (r *Reconciler) compute(ctx context.Context, n *next, prev *memo, head gits
 		maps.Copy(merged, warnings)
 		warnings = merged
 	}
-	n.diags = append(n.diags, prog.Report(n.cat, warnings)...).Sort()
+	n.gated = append(n.gated, prog.Report(n.cat, warnings)...)
 	n.computed, n.partial = vals, only != nil
 	n.memo.warnings, n.memo.when = warnings, head.When
 	return nil
@@ -186,16 +261,41 @@ func touchesGlobal(changes []gitsource.Change) bool {
 	return false
 }
 
-// full validates every file of the commit.
-func (r *Reconciler) full(ctx context.Context, fsys fs.FS, head gitsource.Commit) (*next, error) {
-	res, err := validate.Run(ctx, r.v, fsys, validate.Options{Workers: r.opts.Workers, Progress: r.opts.Progress})
+// full validates every file of the commit. When the other layers find no
+// errors, the entities are validated with CUE beside the rest of the
+// reconcile (see next.settle), which is most of a cold import's CPU time
+// besides writing the index.
+func (r *Reconciler) full(ctx context.Context, fsys fs.FS, head gitsource.Commit) (n *next, err error) {
+	res, entities, err := validate.Deferred(ctx, r.v, fsys, validate.Options{Workers: r.opts.Workers, Progress: r.opts.Progress})
 	if err != nil {
 		return nil, fmt.Errorf("%w: load commit %s: %w", ErrTransient, short(head.Hash), err)
 	}
 	cat := res.Catalog
+	r.log.Debug("reconcile: loaded", "load", res.Timings[validate.StageLoad].Round(time.Millisecond),
+		"kinds", res.Timings[validate.StageKinds].Round(time.Millisecond),
+		"cross-file", res.Timings[validate.StageCross].Round(time.Millisecond))
+	n = &next{cat: cat, diags: res.Diagnostics}
+	if n.diags.HasErrors() {
+		// The commit fails whatever its entities hold; they are validated
+		// now for the report.
+		n.diags = append(n.diags, entities(ctx)...).Sort()
+	} else {
+		n.validateLater(ctx, entities)
+		defer func() {
+			if err != nil {
+				n.stop()
+			}
+		}()
+	}
+	started := time.Now()
 	hist, err := r.repo.FileHistory(ctx, head.Hash)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read history: %w", ErrTransient, err)
+	}
+	r.log.Debug("reconcile: read history", "duration", time.Since(started).Round(time.Millisecond))
+	// Every blob is read: what go-git cached of them is garbage.
+	if err := r.repo.Trim(); err != nil {
+		r.log.Warn("reconcile: trim git caches", "err", err)
 	}
 	for _, e := range cat.Entities {
 		if m, ok := hist[e.Doc.File]; ok {
@@ -203,7 +303,6 @@ func (r *Reconciler) full(ctx context.Context, fsys fs.FS, head gitsource.Commit
 				UpdatedAt: m.Updated.When, UpdatedBy: who(m.Updated.Author, m.Updated.AuthorEmail)}
 		}
 	}
-	n := &next{cat: cat, diags: res.Diagnostics}
 	n.memo = r.remember(head.Hash, cat)
 	return n, nil
 }
@@ -228,6 +327,9 @@ func (r *Reconciler) warm(ctx context.Context, st index.State) (*memo, error) {
 		return nil, err
 	}
 	cat.Build()
+	if err := r.repo.Trim(); err != nil {
+		r.log.Warn("reconcile: trim git caches", "err", err)
+	}
 	meta, err := r.db.EntityMeta(ctx)
 	if err != nil {
 		return nil, err
@@ -276,7 +378,9 @@ func (r *Reconciler) Warm(ctx context.Context) error {
 // remember returns the memo of a fully loaded commit; its computed-property
 // warnings are set by compute.
 func (r *Reconciler) remember(commit string, cat *catalog.Catalog) *memo {
-	cat.Referrers("") // build the reference index now, not in the first incremental commit
+	if !r.opts.OneShot {
+		cat.Referrers("") // build the reference index now, not in the first incremental commit
+	}
 	m := &memo{commit: commit, walkDiags: slices.Clone(cat.Diags), cat: cat, bpHash: map[string]string{}}
 	for _, f := range cat.Files {
 		m.fileDiags = append(m.fileDiags, f.Diags...)
@@ -433,7 +537,7 @@ func sameEntity(a, b *catalog.Entity) bool {
 // read other entities or scorecards changed; else only the upserted ones.
 func (r *Reconciler) score(ctx context.Context, n *next, prev *memo) error {
 	prog, diags := scorecard.Compile(n.cat)
-	n.diags = append(n.diags, diags...).Sort()
+	n.gated = append(n.gated, diags...)
 	if diags.HasErrors() {
 		return nil
 	}

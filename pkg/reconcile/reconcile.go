@@ -51,6 +51,9 @@ type Options struct {
 	Now func() time.Time
 	// Progress, when set, is told each stage of a full load.
 	Progress func(validate.Stage)
+	// OneShot tells the reconciler that it runs once (berth index): it
+	// prepares nothing for an incremental reconcile after this one.
+	OneShot bool
 }
 
 // Result is what one reconcile did.
@@ -160,29 +163,63 @@ func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.Incremental = next.incremental
-	res.Diagnostics = next.diags
+	defer next.stop()
+	res.Incremental, res.Diagnostics = next.incremental, next.diags
 	info.Started = next.started // the duration recorded runs from the new head to the revision recorded
 
 	if next.diags.HasErrors() {
-		errs, _ := next.diags.Count()
-		res.Status, res.Reason = index.StatusFailed, failReason(errs, next.diags)
-		return res, r.recordAttempt(ctx, info, res)
+		return r.fail(ctx, info, res, next)
 	}
-
+	step := time.Now()
 	snap, deleted, total := r.snapshot(next)
+	next.scores, next.computed = nil, nil // the snapshot holds what the index writes of them
+	r.log.Debug("reconcile: snapshot", "duration", time.Since(step).Round(time.Millisecond))
 	if reason := r.massDelete(next.cat, deleted, total); reason != "" {
-		res.Status, res.Reason = index.StatusHeld, reason
+		if err := next.settle(); err != nil {
+			return res, err
+		}
+		if next.diags.HasErrors() {
+			return r.fail(ctx, info, res, next)
+		}
+		res.Status, res.Reason, res.Diagnostics = index.StatusHeld, reason, next.diags
 		return res, r.recordAttempt(ctx, info, res)
 	}
 
-	applied, err := r.db.Apply(ctx, info, snap)
+	// The revision is written while a full build's entities may still be
+	// validated; it is committed only if they pass, else rolled back.
+	step = time.Now()
+	staged, err := r.db.Stage(ctx, info, snap)
 	if err != nil {
 		return res, fmt.Errorf("%w: apply %s: %w", ErrTransient, short(head.Hash), err)
 	}
-	res.Status, res.Applied = index.StatusApplied, applied
+	r.log.Debug("reconcile: staged", "duration", time.Since(step).Round(time.Millisecond))
+	if err := next.settle(); err != nil || next.diags.HasErrors() {
+		if rerr := staged.Rollback(); rerr != nil {
+			return res, errors.Join(err, fmt.Errorf("%w: %w", ErrTransient, rerr))
+		}
+		if err != nil {
+			return res, err
+		}
+		return r.fail(ctx, info, res, next)
+	}
+	applied, err := staged.Commit(next.late)
+	if err != nil {
+		return res, fmt.Errorf("%w: apply %s: %w", ErrTransient, short(head.Hash), err)
+	}
+	res.Status, res.Applied, res.Diagnostics = index.StatusApplied, applied, next.diags
 	r.prev = next.memo
 	return res, nil
+}
+
+// fail records a commit with errors as a failed attempt; the index keeps
+// the revision it has.
+func (r *Reconciler) fail(ctx context.Context, info index.RevisionInfo, res Result, n *next) (Result, error) {
+	if err := n.settle(); err != nil { // every finding goes into the report
+		return res, err
+	}
+	errs, _ := n.diags.Count()
+	res.Status, res.Reason, res.Diagnostics = index.StatusFailed, failReason(errs, n.diags), n.diags
+	return res, r.recordAttempt(ctx, info, res)
 }
 
 func (r *Reconciler) recordAttempt(ctx context.Context, info index.RevisionInfo, res Result) error {

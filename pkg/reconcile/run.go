@@ -25,12 +25,18 @@ func (r *Reconciler) Trigger() {
 // After the first reconcile it warms the reconciler (see Warm), so that
 // the first commit after a restart is as quick as the next ones.
 // Transient failures are retried with capped exponential backoff while the
-// index keeps serving; a trigger during a backoff runs at once.
+// index keeps serving; a trigger during a backoff runs at once. A garbage
+// collection due soon is started right after an incremental reconcile
+// rather than left to interrupt the next one (see collector).
 func (r *Reconciler) Run(ctx context.Context) error {
 	backoff := time.Duration(0)
 	var retry <-chan time.Time
+	gc := newCollector()
+	defer gc.wait()
 	for first := true; ; first = false {
-		_, err := r.Reconcile(ctx)
+		gc.start()
+		res, err := r.Reconcile(ctx)
+		gc.end(err == nil && res.Incremental && !res.UpToDate)
 		if first && err == nil {
 			if err := r.Warm(ctx); err != nil && ctx.Err() == nil {
 				r.log.Warn("reconcile: cannot load the applied commit ahead of the next one", "err", err)

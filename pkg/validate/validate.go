@@ -51,16 +51,54 @@ type Result struct {
 // the Result; the error is non-nil only when the tree cannot be read or ctx
 // ends.
 func Run(ctx context.Context, v *schema.Validator, fsys fs.FS, opts Options) (*Result, error) {
-	r := &Result{Timings: map[Stage]time.Duration{}}
-	stage := func(s Stage) func() {
-		if opts.Progress != nil {
-			opts.Progress(s)
-		}
-		start := time.Now()
-		return func() { r.Timings[s] += time.Since(start) }
+	r, err := load(ctx, v, fsys, opts)
+	if err != nil {
+		return nil, err
 	}
+	r.Diagnostics = append(r.Diagnostics, r.entities(ctx, v, opts)...)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r.Diagnostics = append(r.Diagnostics, r.cross(opts)...)
+	r.Diagnostics = r.Diagnostics.Sort()
+	return r, nil
+}
 
-	done := stage(StageLoad)
+// Deferred is Run with the validation of entities against their
+// blueprints and the policies (layers 2 and 3, CUE's share of the work)
+// left to the returned function, so that a caller can start on the rest
+// meanwhile: the reconciler writes the index while the entities are
+// validated, and commits only if they pass. The Result holds every other
+// finding, sorted; entities returns the deferred ones, sorted, and may run
+// on any goroutine while the catalog is only read; it sets the Result's
+// Timings[StageEntities] as it returns. Its findings together with the
+// Result's are Run's. The error is Run's.
+func Deferred(ctx context.Context, v *schema.Validator, fsys fs.FS, opts Options) (
+	res *Result, entities func(context.Context) catalog.Diagnostics, err error) {
+	r, err := load(ctx, v, fsys, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.Diagnostics = append(r.Diagnostics, r.cross(opts)...).Sort()
+	return r, func(ctx context.Context) catalog.Diagnostics {
+		return r.entities(ctx, v, opts).Sort()
+	}, nil
+}
+
+// stage times one step of Run and tells opts.Progress it started.
+func (r *Result) stage(opts Options, s Stage) func() {
+	if opts.Progress != nil {
+		opts.Progress(s)
+	}
+	start := time.Now()
+	return func() { r.Timings[s] += time.Since(start) }
+}
+
+// load reads the catalog and runs the layers that come before entity
+// validation: each document against its kind, then typed decoding.
+func load(ctx context.Context, v *schema.Validator, fsys fs.FS, opts Options) (*Result, error) {
+	r := &Result{Timings: map[Stage]time.Duration{}}
+	done := r.stage(opts, StageLoad)
 	cat, err := catalog.Load(ctx, fsys, catalog.Options{Limits: opts.Limits})
 	done()
 	if err != nil {
@@ -69,22 +107,23 @@ func Run(ctx context.Context, v *schema.Validator, fsys fs.FS, opts Options) (*R
 	r.Catalog = cat
 	r.Diagnostics = cat.Diagnostics()
 
-	done = stage(StageKinds)
+	done = r.stage(opts, StageKinds)
 	r.Diagnostics = append(r.Diagnostics, v.ValidateDocuments(ctx, cat)...)
 	r.Diagnostics = append(r.Diagnostics, cat.Build()...)
 	done()
-
-	done = stage(StageEntities)
-	r.Diagnostics = append(r.Diagnostics, v.ValidateEntities(ctx, cat, schema.EntityOptions{Workers: opts.Workers, Only: opts.Only})...)
-	done()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-
-	done = stage(StageCross)
-	r.Diagnostics = append(r.Diagnostics, cat.Check()...)
-	done()
-
-	r.Diagnostics = r.Diagnostics.Sort()
 	return r, nil
+}
+
+// entities validates each entity with CUE (layers 2 and 3).
+func (r *Result) entities(ctx context.Context, v *schema.Validator, opts Options) catalog.Diagnostics {
+	done := r.stage(opts, StageEntities)
+	defer done()
+	return v.ValidateEntities(ctx, r.Catalog, schema.EntityOptions{Workers: opts.Workers, Only: opts.Only})
+}
+
+// cross runs the checks that span files (layer 4).
+func (r *Result) cross(opts Options) catalog.Diagnostics {
+	done := r.stage(opts, StageCross)
+	defer done()
+	return r.Catalog.Check()
 }
