@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -33,6 +34,9 @@ type reader struct {
 	id     Identity
 	who    *caller
 	s      *Server
+	// arena, when set, holds the rendered entities of the answer until
+	// it is written (see read).
+	arena *bytes.Buffer
 }
 
 // newReader returns the reader of revision revID for the caller id.
@@ -80,6 +84,9 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, body []byte, fn fu
 	var out any
 	var tag string
 	notModified := false
+	// Rendered entities live in the arena until the answer is written.
+	arena := bufPool.Get().(*bytes.Buffer)
+	defer putBuf(arena)
 	err := s.db.ReadTx(r.Context(), func(tx *sql.Tx) error {
 		revID, commit, err := index.AppliedTx(r.Context(), tx)
 		if errors.Is(err, index.ErrNotFound) {
@@ -94,6 +101,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, body []byte, fn fu
 		if err != nil {
 			return err
 		}
+		rd.arena = arena
 		tag = etag(commit, r, body, id)
 		h := w.Header()
 		h.Set("X-Berth-Revision", commit)
