@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -202,14 +203,26 @@ func BenchmarkAPIGetEntity(b *testing.B) {
 	}
 }
 
-// BenchmarkHandlerGetEntity is BenchmarkAPIGetEntity without HTTP: the
-// server's handler alone, on one goroutine, so that its CPU time and
-// allocations per request (B/op, allocs/op) show without the client's
-// and the network's. Allocations are what the collector pays for, and
-// berth serve's collector also marks the reconciler's catalog.
-func BenchmarkHandlerGetEntity(b *testing.B) {
+// BenchmarkHandler serves requests through the server's handler alone,
+// without HTTP, on one goroutine, so that its CPU time and allocations per
+// request (B/op, allocs/op) show without the client's and the network's:
+// a GET of an entity (anonymous and with a token) and a page of the
+// two-rule search. Allocations are what the collector pays for, and berth
+// serve's collector also marks the reconciler's catalog.
+func BenchmarkHandler(b *testing.B) {
+	serve := func(b *testing.B, w *benchWorld, req func(i int) *http.Request) {
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			rw := &discardWriter{}
+			w.handler.ServeHTTP(rw, req(i))
+			if rw.status != http.StatusOK {
+				b.Fatalf("status %d", rw.status)
+			}
+		}
+	}
 	for _, withToken := range []bool{false, true} {
-		b.Run(map[bool]string{false: "Anonymous", true: "Token"}[withToken], func(b *testing.B) {
+		b.Run("GetEntity/"+map[bool]string{false: "Anonymous", true: "Token"}[withToken], func(b *testing.B) {
 			w := newBenchWorld(b, withToken)
 			reqs := make([]*http.Request, len(w.services))
 			for i, id := range w.services {
@@ -219,17 +232,19 @@ func BenchmarkHandlerGetEntity(b *testing.B) {
 					reqs[i].Header.Set("Authorization", w.auth)
 				}
 			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				rw := &discardWriter{}
-				w.handler.ServeHTTP(rw, reqs[i%len(reqs)])
-				if rw.status != http.StatusOK {
-					b.Fatalf("status %d", rw.status)
-				}
-			}
+			serve(b, w, func(i int) *http.Request { return reqs[i%len(reqs)] })
 		})
 	}
+	b.Run("TwoRules", func(b *testing.B) {
+		w := newBenchWorld(b, false)
+		body := `{"limit":200,"query":{"combinator":"and","rules":[{"property":"lifecycle","operator":"=","value":"Production"},` +
+			`{"property":"test_coverage","operator":">=","value":50}]}}`
+		serve(b, w, func(int) *http.Request {
+			r := httptest.NewRequest("POST", "/v1/blueprints/service/entities/search", strings.NewReader(body))
+			r.RemoteAddr = "127.0.0.1:1234"
+			return r
+		})
+	})
 }
 
 // discardWriter is an http.ResponseWriter that keeps only the status.

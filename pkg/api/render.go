@@ -142,7 +142,7 @@ func (rd *reader) entities(ents []index.Entity, sh shape, depth map[int64]int) (
 	}
 	need := 0
 	for _, e := range ents {
-		need += len(e.Doc) + entityTail
+		need += len(e.Doc) + rd.tailSize(e, scores[e.ID])
 	}
 	buf.Grow(need)
 	out := make([]json.RawMessage, len(ents))
@@ -207,9 +207,25 @@ func (rd *reader) appendEntity(buf *bytes.Buffer, e index.Entity, scores []index
 	return nil
 }
 
-// entityTail is room for berth's fields of a rendered entity (source and
-// scorecards), so that its buffer rarely grows.
-const entityTail = 1 << 10
+// tailSize is about the size of berth's fields of a rendered entity (its
+// source and scorecards), so that a page's buffer is allocated once.
+func (rd *reader) tailSize(e index.Entity, scores []index.ScorecardResult) int {
+	n := 64 + len(e.File)
+	cards := rd.meta.scorecards[e.Blueprint]
+	for _, r := range scores {
+		n += 32 + len(r.Scorecard) + len(r.Level)
+		sm := cards[r.Scorecard]
+		if sm == nil {
+			n += 64 * len(r.Rules)
+			continue
+		}
+		for _, id := range sm.rules {
+			// {"identifier":"…","status":"FAILURE","level":"…"},
+			n += 48 + len(id) + len(sm.ruleLevel[id])
+		}
+	}
+	return n
+}
 
 // reshape applies a shape's options to a rendered entity.
 func (rd *reader) reshape(e index.Entity, b []byte, sh shape, titles map[relKey]string) (json.RawMessage, error) {

@@ -401,6 +401,19 @@ func encode(buf *bytes.Buffer, v any) error {
 	if !ok {
 		return encodeValue(buf, v)
 	}
+	// A page of entities is most of an answer: room for it at once.
+	raw := 0
+	for _, x := range m {
+		switch x := x.(type) {
+		case json.RawMessage:
+			raw += len(x)
+		case []json.RawMessage:
+			for _, r := range x {
+				raw += len(r) + 1
+			}
+		}
+	}
+	buf.Grow(raw + 1<<10)
 	buf.WriteByte('{')
 	for i, k := range slices.Sorted(maps.Keys(m)) {
 		if i > 0 {
