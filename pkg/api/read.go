@@ -87,24 +87,13 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, body []byte, fn fu
 	// Rendered entities live in the arena until the answer is written.
 	arena := bufPool.Get().(*bytes.Buffer)
 	defer putBuf(arena)
-	err := s.db.ReadTx(r.Context(), func(tx *sql.Tx) error {
-		revID, commit, err := index.AppliedTx(r.Context(), tx)
-		if errors.Is(err, index.ErrNotFound) {
-			return errNotReady
-		}
-		if err != nil {
-			return err
-		}
-		// The caller first: one who may read nothing (a disabled or
-		// unknown user) gets 403 whatever it sends, not a 304.
-		rd, err := s.newReader(r.Context(), tx, revID, commit, id)
-		if err != nil {
-			return err
-		}
+	// The caller first (readTx): one who may read nothing (a disabled or
+	// unknown user) gets 403 whatever it sends, not a 304.
+	err := s.readTx(r, func(rd *reader) error {
 		rd.arena = arena
-		tag = etag(commit, r, body, id)
+		tag = etag(rd.commit, r, body, id)
 		h := w.Header()
-		h.Set("X-Berth-Revision", commit)
+		h.Set("X-Berth-Revision", rd.commit)
 		// Answers depend on the caller: shared caches must not mix them,
 		// and clients revalidate with the ETag.
 		h.Set("Vary", "Authorization")
@@ -113,6 +102,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, body []byte, fn fu
 			notModified = true
 			return nil
 		}
+		var err error
 		out, err = fn(rd)
 		return err
 	})
