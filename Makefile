@@ -4,7 +4,7 @@ PKGS    ?= ./...
 BENCH   ?= .
 BENCHTIME ?= 1x
 
-.PHONY: all build test lint bench fuzz tidy-check clean
+.PHONY: all build test lint bench load fuzz tidy-check clean
 
 all: lint test build
 
@@ -24,6 +24,11 @@ lint:
 # Benchmarks on generated catalogs; see BENCHMARKS.md for the figures.
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem $(PKGS)
+
+# Load test of berth serve's read API with wrk over 100k generated
+# entities, from a separate process (bench/load/README.md).
+load:
+	bench/load/load.sh all
 
 # Short fuzz runs of every fuzz target (longer: FUZZTIME=5m make fuzz).
 FUZZTIME ?= 20s

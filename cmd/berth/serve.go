@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
 )
 
 // Shutdown time limits.
@@ -29,6 +31,8 @@ func (a *app) serveCmd() *cobra.Command {
 	var f sourceFlags
 	var addr, metricsAddr, interval, config, auth string
 	var audit api.AuditConfig
+	var rateLimit float64
+	var rateBurst int
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Follow a branch into the index and serve the read-only API",
@@ -61,9 +65,14 @@ Logs are JSON. SIGINT/SIGTERM shut down gracefully.`,
 			if audit.MaxRequests < 1 || audit.MaxAge < time.Minute {
 				return usageError{fmt.Errorf("--audit-max-requests must be at least 1 and --audit-max-age at least 1m")}
 			}
+			limit, err := rateLimitOf(rateLimit, rateBurst)
+			if err != nil {
+				return usageError{err}
+			}
 			log := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: a.level()}))
 			cfg := api.Config{Addr: addr, Branch: f.branch, Log: log, Repo: f.repo,
-				WebhookSecret: []byte(os.Getenv("BERTH_WEBHOOK_SECRET")), Audit: audit}
+				WebhookSecret: []byte(os.Getenv("BERTH_WEBHOOK_SECRET")), Audit: audit,
+				RateLimit: limit, RateBurst: rateBurst}
 			switch auth {
 			case "token":
 			case "none":
@@ -90,12 +99,16 @@ Logs are JSON. SIGINT/SIGTERM shut down gracefully.`,
 	cmd.Flags().IntVar(&audit.MaxRequests, "audit-max-requests", api.DefaultAuditMaxRequests,
 		"audit log: API requests kept (the newest)")
 	cmd.Flags().DurationVar(&audit.MaxAge, "audit-max-age", api.DefaultAuditMaxAge, "audit log: how long API requests are kept")
+	cmd.Flags().Float64Var(&rateLimit, "rate-limit", float64(api.DefaultRateLimit),
+		"requests per second each API client (or, without a token, each remote address) may make; 0: no limit")
+	cmd.Flags().IntVar(&rateBurst, "rate-burst", api.DefaultRateBurst, "requests a client may make at once (its bucket; the x-ratelimit-limit header)")
 	cmd.Flags().StringVar(&auth, "auth", "token", "token: API clients need an access token (anonymous reads only on loopback without clients); none: anonymous reads (loopback only)")
 	return cmd
 }
 
 func (a *app) serve(ctx context.Context, f *sourceFlags, cfg api.Config, metricsAddr string, sched cron.Schedule, log *slog.Logger) error {
 	addr := cfg.Addr
+	startProfiler(log)
 	s, err := a.open(ctx, f, log, false)
 	if err != nil {
 		return err
@@ -191,6 +204,20 @@ func (a *app) serve(ctx context.Context, f *sourceFlags, cfg api.Config, metrics
 		return serveErr
 	}
 	return nil
+}
+
+// rateLimitOf is --rate-limit as a limit: 0 is none. A negative limit or
+// a burst below 1 is a usage error.
+func rateLimitOf(perSecond float64, burst int) (rate.Limit, error) {
+	switch {
+	case perSecond < 0 || math.IsNaN(perSecond):
+		return 0, fmt.Errorf("--rate-limit %v: want requests per second, or 0 for no limit", perSecond)
+	case burst < 1:
+		return 0, fmt.Errorf("--rate-burst %d: want at least 1", burst)
+	case perSecond == 0 || math.IsInf(perSecond, 1):
+		return rate.Inf, nil
+	}
+	return rate.Limit(perSecond), nil
 }
 
 // newHTTPServer returns an http.Server with berth's timeouts and limits.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/time/rate"
 
 	"github.com/berth-dev/berth/pkg/api"
 	"github.com/berth-dev/berth/pkg/gitsource"
@@ -147,5 +149,27 @@ func TestServe_AuditFlushOnShutdown(t *testing.T) {
 	}
 	if len(got) != sent || got[0].Route != "GET /v1/blueprints/{bp}/entities/{id}" || got[0].User != "ada@example.com" {
 		t.Errorf("after shutdown the index holds %d of %d requests (first %+v)", len(got), sent, got)
+	}
+}
+
+func TestRateLimitOf(t *testing.T) {
+	for _, c := range []struct {
+		perSecond float64
+		burst     int
+		want      rate.Limit
+		err       bool
+	}{
+		{50, 100, 50, false},
+		{0.5, 1, 0.5, false},
+		{0, 100, rate.Inf, false},
+		{math.Inf(1), 100, rate.Inf, false},
+		{-1, 100, 0, true},
+		{math.NaN(), 100, 0, true},
+		{50, 0, 0, true},
+	} {
+		got, err := rateLimitOf(c.perSecond, c.burst)
+		if (err != nil) != c.err || got != c.want {
+			t.Errorf("rateLimitOf(%v, %d) = %v, %v; want %v, error %v", c.perSecond, c.burst, got, err, c.want, c.err)
+		}
 	}
 }

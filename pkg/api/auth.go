@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -136,7 +138,26 @@ type authenticator struct {
 	// dummy is compared against when a client id is unknown, so that the
 	// answer takes as long as for a wrong secret.
 	dummy []byte
+
+	// verified holds the tokens that passed every check, by their SHA-256,
+	// with what checking them again depends on (their validity period):
+	// decoding and verifying a token costs more than serving a small read,
+	// and a client sends the same token for an hour. A token differing in
+	// any byte has another hash and is checked in full.
+	verifiedMu sync.Mutex
+	verified   map[[sha256.Size]byte]verifiedToken
 }
+
+// verifiedToken is a token that passed: its caller and validity period.
+type verifiedToken struct {
+	id        Identity
+	notAfter  time.Time // exp: valid while now is before it
+	notBefore time.Time // nbf, zero when absent
+}
+
+// maxVerified bounds the verified tokens kept; past it the cache starts
+// afresh.
+const maxVerified = 1024
 
 const tokenIssuer = "berth"
 
@@ -212,8 +233,18 @@ func (a *authenticator) identify(r *http.Request) (Identity, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		return Identity{}, errUnauthorized
 	}
+	tok = strings.TrimSpace(tok)
+	sum := sha256.Sum256([]byte(tok))
+	now := a.now()
+	a.verifiedMu.Lock()
+	v, ok := a.verified[sum]
+	a.verifiedMu.Unlock()
+	// The checks of the parser below that depend on the time.
+	if ok && now.Before(v.notAfter) && !now.Before(v.notBefore) {
+		return v.id, nil
+	}
 	var claims tokenClaims
-	_, err := a.parser.ParseWithClaims(strings.TrimSpace(tok), &claims, func(*jwt.Token) (any, error) { return a.key, nil })
+	_, err := a.parser.ParseWithClaims(tok, &claims, func(*jwt.Token) (any, error) { return a.key, nil })
 	if err != nil {
 		return Identity{}, errUnauthorized
 	}
@@ -222,7 +253,17 @@ func (a *authenticator) identify(r *http.Request) (Identity, error) {
 	if !ok || subtle.ConstantTimeCompare([]byte(c.User), []byte(claims.User)) != 1 {
 		return Identity{}, errUnauthorized
 	}
-	return Identity{ClientID: c.ID, User: c.User}, nil
+	v = verifiedToken{id: Identity{ClientID: c.ID, User: c.User}, notAfter: claims.ExpiresAt.Time}
+	if claims.NotBefore != nil {
+		v.notBefore = claims.NotBefore.Time
+	}
+	a.verifiedMu.Lock()
+	if a.verified == nil || len(a.verified) >= maxVerified {
+		a.verified = map[[sha256.Size]byte]verifiedToken{}
+	}
+	a.verified[sum] = v
+	a.verifiedMu.Unlock()
+	return v.id, nil
 }
 
 // accessToken is Port's POST /v1/auth/access_token.

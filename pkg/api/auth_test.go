@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/pkg/api"
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
 )
 
 // clock is a settable time source.
@@ -131,6 +133,41 @@ func TestServer_Auth(t *testing.T) {
 	// Health and readiness need no token.
 	do(t, h, "GET", "/healthz", nil, nil).want(t, 200, "")
 	do(t, h, "GET", "/readyz", nil, nil).want(t, 200, "")
+}
+
+// TestServer_AuthManyTokens: tokens that passed are remembered (a bounded
+// number of them, by hash) so that a client's next request skips
+// verifying the signature; past the bound every token is still accepted
+// while valid, and a remembered one is refused once expired.
+func TestServer_AuthManyTokens(t *testing.T) {
+	clk := newClock()
+	key := []byte(strings.Repeat("k", 32))
+	h := newServer(t, exampleDB(t), api.Config{Clients: testClients(t), TokenKey: key, Now: clk.Now, RateLimit: rate.Inf}).Handler()
+	path := "/v1/blueprints/service/entities/payments-api"
+	sign := func(i int) string {
+		claims := jwt.MapClaims{"iss": "berth", "sub": clientID, "email": clientUser, "jti": fmt.Sprint(i),
+			"exp": clk.Now().Add(time.Hour).Unix()}
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	const n = 1100 // more than the server remembers
+	toks := make([]string, n)
+	for i := range toks {
+		toks[i] = sign(i)
+	}
+	for _, i := range []int{0, 1, n - 1, 0} {
+		do(t, h, "GET", path, nil, bearer(toks[i])).want(t, 200, "")
+	}
+	for _, tok := range toks {
+		do(t, h, "GET", path, nil, bearer(tok)).want(t, 200, "")
+	}
+	do(t, h, "GET", path, nil, bearer(toks[0])).want(t, 200, "")
+	clk.Advance(time.Hour)
+	do(t, h, "GET", path, nil, bearer(toks[0])).want(t, 401, "unauthorized")
+	do(t, h, "GET", path, nil, bearer(toks[n-1])).want(t, 401, "unauthorized")
 }
 
 func TestServer_Identity(t *testing.T) {

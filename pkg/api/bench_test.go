@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -50,6 +51,8 @@ type benchWorld struct {
 	// snap is the applied snapshot (a revision's objects, and entities to
 	// change in later commits).
 	snap index.Snapshot
+	// handler is the server's handler, for benchmarks without HTTP.
+	handler http.Handler
 }
 
 func newBenchWorld(b *testing.B, withToken bool) *benchWorld {
@@ -88,10 +91,11 @@ func newBenchWorldWith(b *testing.B, withToken bool, cfg api.Config, edit func(*
 	if withToken {
 		cfg.Clients = testClients(b)
 	}
-	srv := httptest.NewServer(newServer(b, db, cfg).Handler())
+	h := newServer(b, db, cfg).Handler()
+	srv := httptest.NewServer(h)
 	b.Cleanup(srv.Close)
 	w := &benchWorld{db: db, url: srv.URL, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
-		snap: snap}
+		snap: snap, handler: h}
 	for _, bp := range []struct {
 		name string
 		dst  *[]string
@@ -197,6 +201,74 @@ func BenchmarkAPIGetEntity(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkHandler serves requests through the server's handler alone,
+// without HTTP, on one goroutine, so that its CPU time and allocations per
+// request (B/op, allocs/op) show without the client's and the network's:
+// a GET of an entity (anonymous and with a token) and a page of the
+// two-rule search. Allocations are what the collector pays for, and berth
+// serve's collector also marks the reconciler's catalog.
+func BenchmarkHandler(b *testing.B) {
+	serve := func(b *testing.B, w *benchWorld, req func(i int) *http.Request) {
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			rw := &discardWriter{}
+			w.handler.ServeHTTP(rw, req(i))
+			if rw.status != http.StatusOK {
+				b.Fatalf("status %d", rw.status)
+			}
+		}
+	}
+	for _, withToken := range []bool{false, true} {
+		b.Run("GetEntity/"+map[bool]string{false: "Anonymous", true: "Token"}[withToken], func(b *testing.B) {
+			w := newBenchWorld(b, withToken)
+			reqs := make([]*http.Request, len(w.services))
+			for i, id := range w.services {
+				reqs[i] = httptest.NewRequest("GET", "/v1/blueprints/service/entities/"+id, nil)
+				reqs[i].RemoteAddr = "127.0.0.1:1234"
+				if w.auth != "" {
+					reqs[i].Header.Set("Authorization", w.auth)
+				}
+			}
+			serve(b, w, func(i int) *http.Request { return reqs[i%len(reqs)] })
+		})
+	}
+	b.Run("TwoRules", func(b *testing.B) {
+		w := newBenchWorld(b, false)
+		body := `{"limit":200,"query":{"combinator":"and","rules":[{"property":"lifecycle","operator":"=","value":"Production"},` +
+			`{"property":"test_coverage","operator":">=","value":50}]}}`
+		serve(b, w, func(int) *http.Request {
+			r := httptest.NewRequest("POST", "/v1/blueprints/service/entities/search", strings.NewReader(body))
+			r.RemoteAddr = "127.0.0.1:1234"
+			return r
+		})
+	})
+}
+
+// discardWriter is an http.ResponseWriter that keeps only the status.
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (d *discardWriter) Header() http.Header {
+	if d.h == nil {
+		d.h = http.Header{}
+	}
+	return d.h
+}
+
+func (d *discardWriter) WriteHeader(code int) {
+	if d.status == 0 {
+		d.status = code
+	}
+}
+
+func (d *discardWriter) Write(b []byte) (int, error) {
+	d.WriteHeader(http.StatusOK)
+	return len(b), nil
 }
 
 // BenchmarkAPISearch is POST /v1/blueprints/{bp}/entities/search with

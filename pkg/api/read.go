@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -33,6 +34,9 @@ type reader struct {
 	id     Identity
 	who    *caller
 	s      *Server
+	// arena, when set, holds the rendered entities of the answer until
+	// it is written (see read).
+	arena *bytes.Buffer
 }
 
 // newReader returns the reader of revision revID for the caller id.
@@ -86,13 +90,13 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, body []byte, fn fu
 	var out any
 	var tag string
 	notModified := false
-	err := s.db.ReadTx(r.Context(), func(tx *sql.Tx) error {
-		// The caller first: one who may read nothing (a disabled or
-		// unknown user) gets 403 whatever it sends, not a 304.
-		rd, err := s.appliedReader(r.Context(), tx, id)
-		if err != nil {
-			return err
-		}
+	// Rendered entities live in the arena until the answer is written.
+	arena := bufPool.Get().(*bytes.Buffer)
+	defer putBuf(arena)
+	// The caller first (readTx): one who may read nothing (a disabled or
+	// unknown user) gets 403 whatever it sends, not a 304.
+	err := s.readTx(r, func(rd *reader) error {
+		rd.arena = arena
 		tag = etag(rd.commit, r, body, id)
 		h := w.Header()
 		h.Set("X-Berth-Revision", rd.commit)
@@ -104,6 +108,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, body []byte, fn fu
 			notModified = true
 			return nil
 		}
+		var err error
 		out, err = fn(rd)
 		return err
 	})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -133,11 +134,30 @@ func (rd *reader) entities(ents []index.Entity, sh shape, depth map[int64]int) (
 			}
 		}
 	}
+	// Every entity is rendered into one buffer, the reader's arena when it
+	// has one (the answer is written before the arena is reused).
+	buf := rd.arena
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	need := 0
+	for _, e := range ents {
+		need += len(e.Doc) + rd.tailSize(e, scores[e.ID])
+	}
+	buf.Grow(need)
 	out := make([]json.RawMessage, len(ents))
 	for i, e := range ents {
-		b, err := rd.entity(e, scores[e.ID], sh, titles, depth[e.ID])
-		if err != nil {
+		start := buf.Len()
+		if err := rd.appendEntity(buf, e, scores[e.ID], depth[e.ID]); err != nil {
 			return nil, err
+		}
+		b := buf.Bytes()[start:buf.Len():buf.Len()]
+		if !sh.plain() {
+			var err error
+			if b, err = rd.reshape(e, b, sh, titles); err != nil {
+				return nil, err
+			}
+			buf.Truncate(start) // reshape made a copy
 		}
 		out[i] = b
 	}
@@ -150,32 +170,61 @@ type relKey struct {
 	target   string
 }
 
-func (rd *reader) entity(e index.Entity, scores []index.ScorecardResult, sh shape, titles map[relKey]string, depth int) (json.RawMessage, error) {
-	cards, stats := rd.scorecards(e.Blueprint, scores)
-	extra := struct {
-		Berth           source                 `json:"berth"`
-		Scorecards      map[string]entityScore `json:"scorecards"`
-		ScorecardsStats *float64               `json:"scorecardsStats,omitempty"`
-	}{source{e.File, e.Line, depth}, cards, stats}
-	tail, err := json.Marshal(extra)
-	if err != nil {
-		return nil, fmt.Errorf("encode entity %s/%s: %w", e.Blueprint, e.Identifier, err)
-	}
+// appendEntity renders an entity into buf: the stored document, which is
+// Port's shape already, with berth's fields spliced in before its closing
+// brace, each encoded as json.Marshal encodes a struct field.
+func (rd *reader) appendEntity(buf *bytes.Buffer, e index.Entity, scores []index.ScorecardResult, depth int) error {
 	doc := bytes.TrimSpace(e.Doc)
-	if len(doc) < 2 || doc[len(doc)-1] != '}' || len(tail) < 2 {
-		return nil, fmt.Errorf("entity %s/%s: stored document is not an object", e.Blueprint, e.Identifier)
+	if len(doc) < 2 || doc[len(doc)-1] != '}' {
+		return fmt.Errorf("entity %s/%s: stored document is not an object", e.Blueprint, e.Identifier)
 	}
-	// The stored document is Port's shape already: splice berth's fields in.
-	b := make([]byte, 0, len(doc)+len(tail))
-	b = append(b, doc[:len(doc)-1]...)
+	buf.Write(doc[:len(doc)-1])
 	if len(doc) > 2 {
-		b = append(b, ',')
+		buf.WriteByte(',')
 	}
-	b = append(b, tail[1:]...)
-	if sh.plain() {
-		return b, nil
+	enc := json.NewEncoder(buf)
+	field := func(name string, v any) error {
+		buf.WriteString(name)
+		if err := enc.Encode(v); err != nil {
+			return fmt.Errorf("encode entity %s/%s: %w", e.Blueprint, e.Identifier, err)
+		}
+		buf.Truncate(buf.Len() - 1) // Encode's newline
+		return nil
 	}
-	return rd.reshape(e, b, sh, titles)
+	cards, stats := rd.scorecards(e.Blueprint, scores)
+	if err := field(`"berth":`, source{e.File, e.Line, depth}); err != nil {
+		return err
+	}
+	if err := field(`,"scorecards":`, cards); err != nil {
+		return err
+	}
+	if stats != nil {
+		if err := field(`,"scorecardsStats":`, *stats); err != nil {
+			return err
+		}
+	}
+	buf.WriteByte('}')
+	return nil
+}
+
+// tailSize is about the size of berth's fields of a rendered entity (its
+// source and scorecards), so that a page's buffer is allocated once.
+func (rd *reader) tailSize(e index.Entity, scores []index.ScorecardResult) int {
+	n := 64 + len(e.File)
+	cards := rd.meta.scorecards[e.Blueprint]
+	for _, r := range scores {
+		n += 32 + len(r.Scorecard) + len(r.Level)
+		sm := cards[r.Scorecard]
+		if sm == nil {
+			n += 64 * len(r.Rules)
+			continue
+		}
+		for _, id := range sm.rules {
+			// {"identifier":"…","status":"FAILURE","level":"…"},
+			n += 48 + len(id) + len(sm.ruleLevel[id])
+		}
+	}
+	return n
 }
 
 // reshape applies a shape's options to a rendered entity.
@@ -282,10 +331,6 @@ func (rd *reader) scorecards(blueprint string, scores []index.ScorecardResult) (
 		sm := cards[r.Scorecard]
 		// The index lists the rules that failed or are exempt; the
 		// scorecard's other rules passed.
-		listed := make(map[string]index.RuleResult, len(r.Rules))
-		for _, rr := range r.Rules {
-			listed[rr.Rule] = rr
-		}
 		var ids []string
 		if sm != nil {
 			ids = sm.rules
@@ -297,8 +342,9 @@ func (rd *reader) scorecards(blueprint string, scores []index.ScorecardResult) (
 		es := entityScore{Level: r.Level, Rules: make([]ruleScore, 0, len(ids))}
 		for _, id := range ids {
 			rs := ruleScore{Identifier: id, Status: "SUCCESS"}
-			if rr, ok := listed[id]; ok {
-				rs.Status, rs.Exempt = rr.Status, rr.Exempt
+			// Few rules are listed: a scan beats building a map.
+			if i := slices.IndexFunc(r.Rules, func(rr index.RuleResult) bool { return rr.Rule == id }); i >= 0 {
+				rs.Status, rs.Exempt = r.Rules[i].Status, r.Rules[i].Exempt
 			}
 			if sm != nil {
 				rs.Level = sm.ruleLevel[id]

@@ -362,16 +362,34 @@ func writeError(w http.ResponseWriter, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	if err := encode(&buf, v); err != nil {
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer putBuf(buf)
+	if err := encode(buf, v); err != nil {
 		buf.Reset()
 		status = statusOf[kindInternal]
-		_ = encode(&buf, map[string]any{"ok": false, "error": kindInternal, "message": errInternal.message})
+		_ = encode(buf, map[string]any{"ok": false, "error": kindInternal, "message": errInternal.message})
 	}
 	buf.WriteByte('\n')
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(buf.Bytes()) // Write does not keep the slice
+}
+
+// bufPool holds the buffers answers are encoded in: every answer needs
+// one, and growing a fresh one to the size of an entity is a good part of
+// what a request allocates.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuf bounds the buffers kept for reuse: a page of entities can
+// grow one to megabytes, which the pool would otherwise keep alive.
+const maxPooledBuf = 64 << 10
+
+func putBuf(buf *bytes.Buffer) {
+	if buf.Cap() > maxPooledBuf {
+		return
+	}
+	buf.Reset()
+	bufPool.Put(buf)
 }
 
 // encode writes v as JSON. A map's json.RawMessage values (and lists of
@@ -383,6 +401,19 @@ func encode(buf *bytes.Buffer, v any) error {
 	if !ok {
 		return encodeValue(buf, v)
 	}
+	// A page of entities is most of an answer: room for it at once.
+	raw := 0
+	for _, x := range m {
+		switch x := x.(type) {
+		case json.RawMessage:
+			raw += len(x)
+		case []json.RawMessage:
+			for _, r := range x {
+				raw += len(r) + 1
+			}
+		}
+	}
+	buf.Grow(raw + 1<<10)
 	buf.WriteByte('{')
 	for i, k := range slices.Sorted(maps.Keys(m)) {
 		if i > 0 {

@@ -183,48 +183,34 @@ func RelationsTx(ctx context.Context, tx *sql.Tx, ids []int64, upstream bool) ([
 // and most rules pass.)
 func ScoresTx(ctx context.Context, tx *sql.Tx, ids []int64) (map[int64][]ScorecardResult, error) {
 	out := make(map[int64][]ScorecardResult)
-	type key struct {
-		id int64
-		sc string
-	}
+	// One statement: each result with its listed rules (a result without
+	// any comes once, with NULL rule columns).
 	err := chunks(ids, func(_ []int64, ph string, args []any) error {
-		rows, err := tx.QueryContext(ctx, `SELECT entity_id, scorecard, level, level_index, passed, total
-			FROM scorecard_results WHERE entity_id IN (`+ph+`) ORDER BY entity_id, scorecard`, args...)
-		if err != nil {
-			return err
-		}
-		pos := map[key]int{}
-		if _, err := collect(rows, func(rows *sql.Rows) (struct{}, error) {
-			var id int64
-			var r ScorecardResult
-			if err := rows.Scan(&id, &r.Scorecard, &r.Level, &r.LevelIndex, &r.Passed, &r.Total); err != nil {
-				return struct{}{}, err
-			}
-			pos[key{id, r.Scorecard}] = len(out[id])
-			out[id] = append(out[id], r)
-			return struct{}{}, nil
-		}); err != nil {
-			return err
-		}
-		if len(pos) == 0 {
-			return nil
-		}
-		rows, err = tx.QueryContext(ctx, `SELECT entity_id, scorecard, rule, status, exempt
-			FROM scorecard_rule_results WHERE (status <> 'SUCCESS' OR exempt <> 0) AND entity_id IN (`+ph+`)
-			ORDER BY entity_id, scorecard, rule`, args...)
+		rows, err := tx.QueryContext(ctx, `SELECT r.entity_id, r.scorecard, r.level, r.level_index, r.passed, r.total,
+			rr.rule, rr.status, rr.exempt
+			FROM scorecard_results r LEFT JOIN scorecard_rule_results rr
+				ON rr.entity_id = r.entity_id AND rr.scorecard = r.scorecard AND (rr.status <> 'SUCCESS' OR rr.exempt <> 0)
+			WHERE r.entity_id IN (`+ph+`) ORDER BY r.entity_id, r.scorecard, rr.rule`, args...)
 		if err != nil {
 			return err
 		}
 		_, err = collect(rows, func(rows *sql.Rows) (struct{}, error) {
 			var id int64
-			var sc string
-			var r RuleResult
-			if err := rows.Scan(&id, &sc, &r.Rule, &r.Status, &r.Exempt); err != nil {
+			var r ScorecardResult
+			var rule, status sql.NullString
+			var exempt sql.NullBool
+			if err := rows.Scan(&id, &r.Scorecard, &r.Level, &r.LevelIndex, &r.Passed, &r.Total, &rule, &status, &exempt); err != nil {
 				return struct{}{}, err
 			}
-			if i, ok := pos[key{id, sc}]; ok {
-				out[id][i].Rules = append(out[id][i].Rules, r)
+			res := out[id]
+			if n := len(res); n == 0 || res[n-1].Scorecard != r.Scorecard {
+				res = append(res, r)
 			}
+			if rule.Valid {
+				last := &res[len(res)-1]
+				last.Rules = append(last.Rules, RuleResult{Rule: rule.String, Status: status.String, Exempt: exempt.Bool})
+			}
+			out[id] = res
 			return struct{}{}, nil
 		})
 		return err

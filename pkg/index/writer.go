@@ -783,9 +783,17 @@ func (a *applier) restoreCache() error {
 	// cancelled: it is restored even when the apply ends because its
 	// context did.
 	_, err := a.tx.ExecContext(a.ctx, "PRAGMA cache_size = "+a.cacheSize)
-	if err != nil && !errors.Is(err, sql.ErrTxDone) {
-		// A transaction ended by its context takes its connection with
-		// it (database/sql discards it), and the setting.
+	if errors.Is(err, sql.ErrTxDone) {
+		// A transaction ended by its context may have given its
+		// connection back to the pool or had database/sql discard it,
+		// depending on the driver: set it on the connection, if it is
+		// still there.
+		_, err = a.conn.ExecContext(a.ctx, "PRAGMA cache_size = "+a.cacheSize)
+		if errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) {
+			err = nil
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("restore cache size: %w", err)
 	}
 	a.cacheSize = ""
