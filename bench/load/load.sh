@@ -14,8 +14,8 @@ N=${N:-100000}                        # entities
 ADDR=${ADDR:-127.0.0.1:8099}
 URL=http://$ADDR
 DURATION=${DURATION:-20s}
-SERVER_CPU=${SERVER_CPU:-1}           # taskset CPU lists; empty: no pinning
-CLIENT_CPU=${CLIENT_CPU:-0}
+SERVER_CPU=${SERVER_CPU-1}           # taskset CPU lists; empty: no pinning
+CLIENT_CPU=${CLIENT_CPU-0}
 BERTH=${BERTH:-$DIR/berth}           # built by setup (TAGS=pprof: with the profiler)
 export BERTH_LOAD_SECRET=${BERTH_LOAD_SECRET:-load-secret}
 
