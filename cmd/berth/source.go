@@ -103,37 +103,6 @@ func (a *app) open(ctx context.Context, f *sourceFlags, log *slog.Logger, oneSho
 	return s, nil
 }
 
-// printResult reports one reconcile and returns errFindings when the
-// commit was not applied.
-func (a *app) printResult(res reconcile.Result, output string) error {
-	if isTerminal(a.stderr) {
-		fmt.Fprint(a.stderr, "\r\033[K")
-	}
-	if output == outputJSON {
-		if err := writeJSONTo(a.stdout, res); err != nil {
-			return err
-		}
-	} else {
-		for _, d := range res.Diagnostics {
-			fmt.Fprintln(a.stdout, d)
-		}
-		switch {
-		case res.UpToDate:
-			fmt.Fprintf(a.stdout, "%s: already reconciled\n", short(res.Commit))
-		default:
-			fmt.Fprintf(a.stdout, "%s: %s (%d entities; %d inserted, %d updated, %d deleted; %s)\n", short(res.Commit), res.Status,
-				res.Applied.Entities, res.Applied.Inserted, res.Applied.Updated, res.Applied.Deleted, res.Duration.Round(time.Millisecond))
-			if res.Reason != "" {
-				fmt.Fprintln(a.stdout, res.Reason)
-			}
-		}
-	}
-	if res.Status != "" && res.Status != index.StatusApplied {
-		return errFindings
-	}
-	return nil
-}
-
 func short(h string) string {
 	if len(h) > 12 {
 		return h[:12]
