@@ -45,6 +45,9 @@ var (
 	ErrDirNotFound = errors.New("catalog directory not found")
 	// ErrConfig: the Options are invalid.
 	ErrConfig = errors.New("invalid source configuration")
+	// ErrCloneInUse: another process holds the clone of the same remote
+	// in the same data directory (see Open).
+	ErrCloneInUse = errors.New("clone in use")
 )
 
 // DefaultBranch is the branch followed when Options.Branch is empty.
@@ -106,6 +109,8 @@ type Repo struct {
 	blobs *blobPool
 	// objects is the main store's cache of object content.
 	objects cache.Object
+	// lock holds the clone's lock file (remote repositories only).
+	lock *os.File
 }
 
 // withDefaults validates o and fills in the defaults.
@@ -134,8 +139,11 @@ func (o Options) withDefaults() (Options, error) {
 // Open opens the source described by opts. A local path is opened in place.
 // A remote is cloned, bare, into a directory under opts.DataDir the first
 // time, and reopened without network access afterwards; an interrupted
-// clone is resumed by fetching again. Errors wrap ErrConfig,
-// ErrNotRepository, or for the first clone those of Fetch.
+// clone is resumed by fetching again. The clone is locked (flock) while the
+// Repo is open: a second process, or a second Open, of the same remote in the
+// same data directory gets ErrCloneInUse instead of fetching into it too.
+// Errors wrap ErrConfig, ErrNotRepository, ErrCloneInUse, or for the first
+// clone those of Fetch.
 func Open(ctx context.Context, opts Options) (*Repo, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -164,9 +172,15 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	}
 	// ssh remotes leave auth nil: go-git then uses the ssh agent
 	// (SSH_AUTH_SOCK) and ~/.ssh/known_hosts, as git does.
+	if err := os.MkdirAll(filepath.Dir(r.gitDir), 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if r.lock, err = lockClone(r.gitDir + ".lock"); err != nil {
+		return nil, err
+	}
 	r.objects = cache.NewObjectLRUDefault()
 	if r.repo, err = openClone(r.gitDir, opts.URL, r.objects); err != nil {
-		return nil, err
+		return nil, errors.Join(err, r.lock.Close())
 	}
 	r.blobs = newBlobPool(r.repo.Storer)
 	if _, err := r.repo.Storer.Reference(r.ref); err == nil {
@@ -189,6 +203,10 @@ func (r *Repo) Close() error {
 	}
 	if s, ok := r.repo.Storer.(*filesystem.Storage); ok {
 		errs = append(errs, s.Close())
+	}
+	if r.lock != nil {
+		errs = append(errs, r.lock.Close())
+		r.lock = nil
 	}
 	return errors.Join(errs...)
 }

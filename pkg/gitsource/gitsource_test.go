@@ -252,3 +252,38 @@ func TestIsRemote(t *testing.T) {
 		t.Errorf("cloneName keeps the password: %q", got)
 	}
 }
+
+// TestOpen_RemoteInUse: a clone is held by the Repo that opened it; a second
+// Open of the same remote in the same data directory (another replica
+// started with the same --data-dir) fails with ErrCloneInUse and leaves the
+// first one working, another data directory is fine, and Close releases it.
+func TestOpen_RemoteInUse(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	c1 := f.commit(map[string]string{"entities/a.yaml": "a"})
+	opts := Options{URL: f.url(), DataDir: t.TempDir()}
+	first := open(t, opts)
+
+	if r, err := Open(ctx, opts); !errors.Is(err, ErrCloneInUse) {
+		if r != nil {
+			r.Close()
+		}
+		t.Fatalf("second Open of the same clone: %v, want ErrCloneInUse", err)
+	} else if !strings.Contains(err.Error(), "--data-dir") {
+		t.Errorf("error %q does not say what to do", err)
+	}
+	if err := first.Fetch(ctx); err != nil || head(t, first) != c1 {
+		t.Fatalf("first Repo after a refused second Open: fetch %v, head %s", err, head(t, first))
+	}
+	other := open(t, Options{URL: f.url(), DataDir: t.TempDir()})
+	if head(t, other) != c1 {
+		t.Errorf("another data directory: head %s, want %s", head(t, other), c1)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again := open(t, opts)
+	if head(t, again) != c1 {
+		t.Errorf("reopened after Close: head %s, want %s", head(t, again), c1)
+	}
+}
