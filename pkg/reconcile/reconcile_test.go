@@ -255,19 +255,29 @@ func TestReconcile_Lifecycle(t *testing.T) {
 	_ = first
 }
 
-func TestReconcile_MassDeleteHeld(t *testing.T) {
+// services is a catalog of n services, s00 to s(n-1).
+func services(n int) map[string][]byte {
 	files := map[string][]byte{"blueprints/service.yaml": []byte(blueprint)}
-	for i := range 30 {
+	for i := range n {
 		files[fmt.Sprintf("entities/service/s%02d.yaml", i)] = entity(fmt.Sprintf("s%02d", i), "gold", 1)
 	}
-	f := newFixture(t, files, reconcile.Options{})
-	f.reconcile()
-	good := f.applied()
+	return files
+}
+
+// deleteServices is a change deleting the first n of services.
+func deleteServices(n int) map[string][]byte {
 	del := map[string][]byte{}
-	for i := range 20 {
+	for i := range n {
 		del[fmt.Sprintf("entities/service/s%02d.yaml", i)] = nil
 	}
-	f.commit("oops: moved the folder", del)
+	return del
+}
+
+func TestReconcile_MassDeleteHeld(t *testing.T) {
+	f := newFixture(t, services(30), reconcile.Options{})
+	f.reconcile()
+	good := f.applied()
+	f.commit("oops: moved the folder", deleteServices(20))
 	res := f.reconcile()
 	if res.Status != index.StatusHeld || !strings.Contains(res.Reason, "delete 20 of 30 entities") || !strings.Contains(res.Reason, "--allow-mass-delete") {
 		t.Fatalf("mass delete: %+v", res)
