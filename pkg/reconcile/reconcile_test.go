@@ -273,21 +273,87 @@ func deleteServices(n int) map[string][]byte {
 	return del
 }
 
-func TestReconcile_MassDeleteHeld(t *testing.T) {
-	f := newFixture(t, services(30), reconcile.Options{})
-	f.reconcile()
-	good := f.applied()
-	f.commit("oops: moved the folder", deleteServices(20))
-	res := f.reconcile()
-	if res.Status != index.StatusHeld || !strings.Contains(res.Reason, "delete 20 of 30 entities") || !strings.Contains(res.Reason, "--allow-mass-delete") {
-		t.Fatalf("mass delete: %+v", res)
+// TestReconcile_MassDeleteGuard: a commit deleting more than the
+// threshold's share of entities (berth.yaml's massDeleteThreshold, else
+// Options, else 50%) is held unless it deletes fewer than the minimum; a
+// held commit applies once the reconciler allows mass deletes.
+func TestReconcile_MassDeleteGuard(t *testing.T) {
+	config := func(threshold string) []byte { return []byte("massDeleteThreshold: " + threshold + "\n") }
+	tests := []struct {
+		name     string
+		total    int
+		config   []byte // berth.yaml of the first commit
+		change   []byte // berth.yaml of the deleting commit
+		opts     reconcile.Options
+		delete   int
+		rewrite  bool // force-push the remaining catalog as a new history: a full rebuild
+		wantHeld bool
+	}{
+		{name: "DefaultHolds", total: 30, delete: 20, wantHeld: true},
+		{name: "DefaultAtThreshold", total: 30, delete: 15},
+		{name: "ConfigRaises", total: 30, config: config("0.9"), delete: 20},
+		{name: "ConfigRaisedBySameCommit", total: 30, change: config("0.9"), delete: 20},
+		{name: "ConfigLowers", total: 30, config: config("0.2"), delete: 10, wantHeld: true},
+		{name: "OptionRaises", total: 30, opts: reconcile.Options{MassDeleteThreshold: 0.7}, delete: 20},
+		{name: "ConfigOverridesOption", total: 30, config: config("0.2"), opts: reconcile.Options{MassDeleteThreshold: 0.9}, delete: 10, wantHeld: true},
+		{name: "BelowMinimum", total: 12, delete: 9},
+		{name: "BelowMinimumWithLowConfig", total: 30, config: config("0.1"), delete: 9},
+		{name: "AtMinimum", total: 12, delete: 10, wantHeld: true},
+		{name: "AllowMassDelete", total: 30, opts: reconcile.Options{AllowMassDelete: true}, delete: 30},
+		{name: "ForcePushHolds", total: 30, delete: 20, rewrite: true, wantHeld: true},
+		{name: "ForcePushConfigRaises", total: 30, change: config("0.9"), delete: 20, rewrite: true},
 	}
-	if f.applied() != good {
-		t.Fatal("held commit was applied")
-	}
-	f.open(filepath.Join(t.TempDir(), "other.db"), reconcile.Options{AllowMassDelete: true})
-	if res := f.reconcile(); res.Status != index.StatusApplied || res.Applied.Entities != 10 {
-		t.Fatalf("allowed: %+v", res)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := services(tt.total)
+			if tt.config != nil {
+				files["berth.yaml"] = tt.config
+			}
+			f := newFixture(t, files, tt.opts)
+			if res := f.reconcile(); res.Status != index.StatusApplied {
+				t.Fatalf("first commit: %+v", res)
+			}
+			good := f.applied()
+			change := deleteServices(tt.delete)
+			if tt.change != nil {
+				change["berth.yaml"] = tt.change
+			}
+			if tt.rewrite {
+				if err := os.RemoveAll(f.remote); err != nil {
+					t.Fatal(err)
+				}
+				next := maps.Clone(files)
+				for p, data := range change {
+					next[p] = data
+				}
+				maps.DeleteFunc(next, func(_ string, data []byte) bool { return data == nil })
+				change = next
+			}
+			head := f.commit("oops: moved the folder", change)
+			res := f.reconcile()
+			if tt.rewrite && res.Incremental {
+				t.Fatalf("incremental after a force-push: %+v", res)
+			}
+			if !tt.wantHeld {
+				if res.Status != index.StatusApplied || res.Applied.Entities != tt.total-tt.delete {
+					t.Fatalf("want %d entities applied: %+v", tt.total-tt.delete, res)
+				}
+				return
+			}
+			want := fmt.Sprintf("delete %d of %d entities", tt.delete, tt.total)
+			if res.Status != index.StatusHeld || !strings.Contains(res.Reason, want) || !strings.Contains(res.Reason, "--allow-mass-delete") {
+				t.Fatalf("want held (%s): %+v", want, res)
+			}
+			if f.applied() != good {
+				t.Fatal("held commit was applied")
+			}
+			opts := tt.opts
+			opts.AllowMassDelete = true
+			f.open(f.db.Path(), opts)
+			if res := f.reconcile(); res.Status != index.StatusApplied || res.Applied.Entities != tt.total-tt.delete || f.applied() != head {
+				t.Fatalf("allowed: %+v", res)
+			}
+		})
 	}
 }
 
