@@ -88,10 +88,21 @@ func (f *fixture) open(dbPath string, opts reconcile.Options) {
 	f.repo, f.db, f.rec = repo, db, reconcile.New(repo, db, v, opts)
 }
 
+// ada is the author of the fixture's commits unless one is given.
+const ada = "Ada <ada@example.com>"
+
+// commit commits files (nil content deletes) as ada, an hour after the
+// previous commit, and returns the commit's hash.
 func (f *fixture) commit(msg string, files map[string][]byte) string {
 	f.t.Helper()
+	return f.commitAs(ada, msg, files)
+}
+
+// commitAs is commit by author ("Name <email>").
+func (f *fixture) commitAs(author, msg string, files map[string][]byte) string {
+	f.t.Helper()
 	f.when = f.when.Add(time.Hour)
-	h, err := gitsource.CommitFiles(context.Background(), f.remote, "main", files, msg, "Ada <ada@example.com>", f.when)
+	h, err := gitsource.CommitFiles(context.Background(), f.remote, "main", files, msg, author, f.when)
 	if err != nil {
 		f.t.Fatal(err)
 	}
