@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +22,73 @@ import (
 	"github.com/berth-dev/berth/pkg/api"
 	"github.com/berth-dev/berth/pkg/gitsource"
 	"github.com/berth-dev/berth/pkg/index"
+	"github.com/berth-dev/berth/pkg/reconcile"
 )
+
+// served is berth serve running in a test on a remote repository of its own.
+type served struct {
+	remote, dbPath string
+	base           string // the API's URL
+	metricsAddr    string
+	// cancel tells berth serve to shut down, as SIGTERM does.
+	cancel func()
+	// stop shuts berth serve down and returns what serve returned; later
+	// calls return the same.
+	stop func() error
+}
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startServe commits files to a new remote and runs berth serve on it with
+// cfg (its Addr and Branch are filled in) and the cron spec, until ready.
+// It stops at the end of the test unless stopped before.
+func startServe(t *testing.T, files map[string][]byte, cfg api.Config, spec string) *served {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := &served{remote: filepath.Join(dir, "catalog.git"), dbPath: filepath.Join(dir, "berth.db"), metricsAddr: freeAddr(t)}
+	if _, err := gitsource.CommitFiles(ctx, s.remote, "main", files, "init", "Ada <ada@example.com>", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addr, cfg.Branch = freeAddr(t), "main"
+	s.base = "http://" + cfg.Addr
+	f := sourceFlags{repo: "file://" + s.remote, branch: "main", dataDir: filepath.Join(dir, "data"), db: s.dbPath}
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &app{stdin: bytes.NewReader(nil), stdout: io.Discard, stderr: io.Discard}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.serve(runCtx, &f, cfg, s.metricsAddr, sched, slog.New(slog.DiscardHandler)) }()
+	s.cancel = cancel
+	s.stop = sync.OnceValue(func() error { cancel(); return <-done })
+	t.Cleanup(func() {
+		if err := s.stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if r, err := http.Get(s.base + "/readyz"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("berth serve did not become ready")
+		}
+	}
+}
 
 // TestServe_AuditFlushOnShutdown: requests still buffered when berth serve
 // is told to stop reach the index before it closes. The index's write
@@ -29,56 +96,16 @@ import (
 // cannot have been written before the shutdown.
 func TestServe_AuditFlushOnShutdown(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	remote := filepath.Join(dir, "catalog.git")
 	files := map[string][]byte{
 		"blueprints/service.yaml": []byte("identifier: service\ntitle: Service\nschema:\n  properties: {}\n"),
 		"entities/service/a.yaml": []byte("identifier: a\ntitle: A\n"),
 	}
-	if _, err := gitsource.CommitFiles(ctx, remote, "main", files, "init", "Ada <ada@example.com>", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	mln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metricsAddr := mln.Addr().String()
-	mln.Close()
 	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dbPath := filepath.Join(dir, "berth.db")
-	f := sourceFlags{repo: "file://" + remote, branch: "main", dataDir: filepath.Join(dir, "data"), db: dbPath}
-	cfg := api.Config{Addr: addr, Branch: "main", Clients: []api.Client{{ID: "ci", SecretHash: string(hash), User: "ada@example.com"}}}
-	sched, err := cron.ParseStandard("@every 1h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &app{stdin: bytes.NewReader(nil), stdout: io.Discard, stderr: io.Discard}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- a.serve(runCtx, &f, cfg, metricsAddr, sched, slog.New(slog.DiscardHandler)) }()
-
-	base := "http://" + addr
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if r, err := http.Get(base + "/readyz"); err == nil {
-			r.Body.Close()
-			if r.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("berth serve did not become ready")
-		}
-	}
+	s := startServe(t, files, api.Config{Clients: []api.Client{{ID: "ci", SecretHash: string(hash), User: "ada@example.com"}}}, "@every 1h")
+	base, metricsAddr, dbPath := s.base, s.metricsAddr, s.dbPath
 	// Metrics: without a token on the API address (clients are configured),
 	// freely on --metrics-addr.
 	for url, want := range map[string]int{base + "/metrics": http.StatusUnauthorized, "http://" + metricsAddr + "/metrics": http.StatusOK} {
@@ -126,12 +153,12 @@ func TestServe_AuditFlushOnShutdown(t *testing.T) {
 		io.Copy(io.Discard, r.Body)
 		r.Body.Close()
 	}
-	stop()
+	s.cancel()
 	if _, err := lock.ExecContext(ctx, "ROLLBACK"); err != nil {
 		t.Fatal(err)
 	}
 	lock.Close()
-	if err := <-done; err != nil {
+	if err := s.stop(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
 
@@ -171,5 +198,51 @@ func TestRateLimitOf(t *testing.T) {
 		if (err != nil) != c.err || got != c.want {
 			t.Errorf("rateLimitOf(%v, %d) = %v, %v; want %v, error %v", c.perSecond, c.burst, got, err, c.want, c.err)
 		}
+	}
+}
+
+// getStatus returns GET /v1/status of s.
+func (s *served) getStatus(t *testing.T) reconcile.Status {
+	t.Helper()
+	r, err := http.Get(s.base + "/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	var st reconcile.Status
+	if err := json.NewDecoder(r.Body).Decode(&st); err != nil || r.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/status: %d, %v", r.StatusCode, err)
+	}
+	return st
+}
+
+// TestServe_IntervalDrivesReconciles: with no webhook, a commit pushed
+// after berth serve is ready is applied by the --interval schedule alone.
+func TestServe_IntervalDrivesReconciles(t *testing.T) {
+	files := map[string][]byte{
+		"blueprints/service.yaml": []byte("identifier: service\ntitle: Service\nschema:\n  properties: {}\n"),
+		"entities/service/a.yaml": []byte("identifier: a\ntitle: A\n"),
+	}
+	s := startServe(t, files, api.Config{}, "@every 1s")
+	first := s.getStatus(t).LastAppliedRevision
+	if first == "" {
+		t.Fatal("ready without an applied revision")
+	}
+	head, err := gitsource.CommitFiles(context.Background(), s.remote, "main",
+		map[string][]byte{"entities/service/b.yaml": []byte("identifier: b\ntitle: B\n")}, "add b", "Bob <bob@example.com>", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st reconcile.Status
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if st = s.getStatus(t); st.LastAppliedRevision == head {
+			break
+		}
+	}
+	if st.LastAppliedRevision != head {
+		t.Fatalf("lastAppliedRevision %s, want the new head %s (first %s)", st.LastAppliedRevision, head, first)
+	}
+	if len(st.History) < 2 || st.History[0].Revision != head || st.History[0].Author != "Bob" {
+		t.Errorf("history after the scheduled reconcile: %+v", st.History)
 	}
 }

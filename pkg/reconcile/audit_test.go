@@ -7,25 +7,12 @@ import (
 	"os"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/berth-dev/berth/pkg/gitsource"
 	"github.com/berth-dev/berth/pkg/index"
 	"github.com/berth-dev/berth/pkg/reconcile"
 )
-
-// commitAs commits files as author ("Name <email>").
-func (f *fixture) commitAs(author, msg string, files map[string][]byte) string {
-	f.t.Helper()
-	f.when = f.when.Add(time.Hour)
-	h, err := gitsource.CommitFiles(context.Background(), f.remote, "main", files, msg, author, f.when)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return h
-}
 
 // changesSince returns the catalog changes recorded after entry id, sorted,
 // in short ("action blueprint/identifier by user at commit"), and the
@@ -130,7 +117,7 @@ func TestReconcile_AuditLog(t *testing.T) {
 		}
 		files := base() // a back to 3 replicas, b without its comment, c again, no d
 		files["entities/service/e.yaml"] = entity("e", "gold", 9)
-		h := f.commitAs("Ada <ada@example.com>", "rewritten history", files)
+		h := f.commitAs(ada, "rewritten history", files)
 		step(t, index.StatusApplied,
 			"created service/c by ada@example.com at "+short(h),
 			"created service/e by ada@example.com at "+short(h),

@@ -88,10 +88,21 @@ func (f *fixture) open(dbPath string, opts reconcile.Options) {
 	f.repo, f.db, f.rec = repo, db, reconcile.New(repo, db, v, opts)
 }
 
+// ada is the author of the fixture's commits unless one is given.
+const ada = "Ada <ada@example.com>"
+
+// commit commits files (nil content deletes) as ada, an hour after the
+// previous commit, and returns the commit's hash.
 func (f *fixture) commit(msg string, files map[string][]byte) string {
 	f.t.Helper()
+	return f.commitAs(ada, msg, files)
+}
+
+// commitAs is commit by author ("Name <email>").
+func (f *fixture) commitAs(author, msg string, files map[string][]byte) string {
+	f.t.Helper()
 	f.when = f.when.Add(time.Hour)
-	h, err := gitsource.CommitFiles(context.Background(), f.remote, "main", files, msg, "Ada <ada@example.com>", f.when)
+	h, err := gitsource.CommitFiles(context.Background(), f.remote, "main", files, msg, author, f.when)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -255,29 +266,105 @@ func TestReconcile_Lifecycle(t *testing.T) {
 	_ = first
 }
 
-func TestReconcile_MassDeleteHeld(t *testing.T) {
+// services is a catalog of n services, s00 to s(n-1).
+func services(n int) map[string][]byte {
 	files := map[string][]byte{"blueprints/service.yaml": []byte(blueprint)}
-	for i := range 30 {
+	for i := range n {
 		files[fmt.Sprintf("entities/service/s%02d.yaml", i)] = entity(fmt.Sprintf("s%02d", i), "gold", 1)
 	}
-	f := newFixture(t, files, reconcile.Options{})
-	f.reconcile()
-	good := f.applied()
+	return files
+}
+
+// deleteServices is a change deleting the first n of services.
+func deleteServices(n int) map[string][]byte {
 	del := map[string][]byte{}
-	for i := range 20 {
+	for i := range n {
 		del[fmt.Sprintf("entities/service/s%02d.yaml", i)] = nil
 	}
-	f.commit("oops: moved the folder", del)
-	res := f.reconcile()
-	if res.Status != index.StatusHeld || !strings.Contains(res.Reason, "delete 20 of 30 entities") || !strings.Contains(res.Reason, "--allow-mass-delete") {
-		t.Fatalf("mass delete: %+v", res)
+	return del
+}
+
+// TestReconcile_MassDeleteGuard: a commit deleting more than the
+// threshold's share of entities (berth.yaml's massDeleteThreshold, else
+// Options, else 50%) is held unless it deletes fewer than the minimum; a
+// held commit applies once the reconciler allows mass deletes.
+func TestReconcile_MassDeleteGuard(t *testing.T) {
+	config := func(threshold string) []byte { return []byte("massDeleteThreshold: " + threshold + "\n") }
+	tests := []struct {
+		name     string
+		total    int
+		config   []byte // berth.yaml of the first commit
+		change   []byte // berth.yaml of the deleting commit
+		opts     reconcile.Options
+		delete   int
+		rewrite  bool // force-push the remaining catalog as a new history: a full rebuild
+		wantHeld bool
+	}{
+		{name: "DefaultHolds", total: 30, delete: 20, wantHeld: true},
+		{name: "DefaultAtThreshold", total: 30, delete: 15},
+		{name: "ConfigRaises", total: 30, config: config("0.9"), delete: 20},
+		{name: "ConfigRaisedBySameCommit", total: 30, change: config("0.9"), delete: 20},
+		{name: "ConfigLowers", total: 30, config: config("0.2"), delete: 10, wantHeld: true},
+		{name: "OptionRaises", total: 30, opts: reconcile.Options{MassDeleteThreshold: 0.7}, delete: 20},
+		{name: "ConfigOverridesOption", total: 30, config: config("0.2"), opts: reconcile.Options{MassDeleteThreshold: 0.9}, delete: 10, wantHeld: true},
+		{name: "BelowMinimum", total: 12, delete: 9},
+		{name: "BelowMinimumWithLowConfig", total: 30, config: config("0.1"), delete: 9},
+		{name: "AtMinimum", total: 12, delete: 10, wantHeld: true},
+		{name: "AllowMassDelete", total: 30, opts: reconcile.Options{AllowMassDelete: true}, delete: 30},
+		{name: "ForcePushHolds", total: 30, delete: 20, rewrite: true, wantHeld: true},
+		{name: "ForcePushConfigRaises", total: 30, change: config("0.9"), delete: 20, rewrite: true},
 	}
-	if f.applied() != good {
-		t.Fatal("held commit was applied")
-	}
-	f.open(filepath.Join(t.TempDir(), "other.db"), reconcile.Options{AllowMassDelete: true})
-	if res := f.reconcile(); res.Status != index.StatusApplied || res.Applied.Entities != 10 {
-		t.Fatalf("allowed: %+v", res)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := services(tt.total)
+			if tt.config != nil {
+				files["berth.yaml"] = tt.config
+			}
+			f := newFixture(t, files, tt.opts)
+			if res := f.reconcile(); res.Status != index.StatusApplied {
+				t.Fatalf("first commit: %+v", res)
+			}
+			good := f.applied()
+			change := deleteServices(tt.delete)
+			if tt.change != nil {
+				change["berth.yaml"] = tt.change
+			}
+			if tt.rewrite {
+				if err := os.RemoveAll(f.remote); err != nil {
+					t.Fatal(err)
+				}
+				next := maps.Clone(files)
+				for p, data := range change {
+					next[p] = data
+				}
+				maps.DeleteFunc(next, func(_ string, data []byte) bool { return data == nil })
+				change = next
+			}
+			head := f.commit("oops: moved the folder", change)
+			res := f.reconcile()
+			if tt.rewrite && res.Incremental {
+				t.Fatalf("incremental after a force-push: %+v", res)
+			}
+			if !tt.wantHeld {
+				if res.Status != index.StatusApplied || res.Applied.Entities != tt.total-tt.delete {
+					t.Fatalf("want %d entities applied: %+v", tt.total-tt.delete, res)
+				}
+				return
+			}
+			want := fmt.Sprintf("delete %d of %d entities", tt.delete, tt.total)
+			if res.Status != index.StatusHeld || !strings.Contains(res.Reason, want) || !strings.Contains(res.Reason, "--allow-mass-delete") {
+				t.Fatalf("want held (%s): %+v", want, res)
+			}
+			if f.applied() != good {
+				t.Fatal("held commit was applied")
+			}
+			opts := tt.opts
+			opts.AllowMassDelete = true
+			f.open(f.db.Path(), opts)
+			if res := f.reconcile(); res.Status != index.StatusApplied || res.Applied.Entities != tt.total-tt.delete || f.applied() != head {
+				t.Fatalf("allowed: %+v", res)
+			}
+		})
 	}
 }
 
