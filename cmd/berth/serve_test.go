@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -244,5 +245,79 @@ func TestServe_IntervalDrivesReconciles(t *testing.T) {
 	}
 	if len(st.History) < 2 || st.History[0].Revision != head || st.History[0].Author != "Bob" {
 		t.Errorf("history after the scheduled reconcile: %+v", st.History)
+	}
+}
+
+// TestNewHTTPServer: berth serve's listeners bound slow and oversized
+// requests. Every timeout and the header limit are set, and through a real
+// listener an oversized header is refused by net/http (431) and an
+// oversized body by the API (413 body_too_large).
+func TestNewHTTPServer(t *testing.T) {
+	srv := newHTTPServer(http.NotFoundHandler())
+	for name, v := range map[string]int64{
+		"ReadHeaderTimeout": int64(srv.ReadHeaderTimeout),
+		"ReadTimeout":       int64(srv.ReadTimeout),
+		"WriteTimeout":      int64(srv.WriteTimeout),
+		"IdleTimeout":       int64(srv.IdleTimeout),
+		"MaxHeaderBytes":    int64(srv.MaxHeaderBytes),
+	} {
+		if v <= 0 {
+			t.Errorf("%s = %d, want a bound", name, v)
+		}
+	}
+	if srv.ReadHeaderTimeout > srv.ReadTimeout {
+		t.Errorf("ReadHeaderTimeout %v exceeds ReadTimeout %v", srv.ReadHeaderTimeout, srv.ReadTimeout)
+	}
+
+	ctx := context.Background()
+	db, err := index.Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s, err := api.New(db, nil, api.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	srv = newHTTPServer(s.Handler())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	base := "http://" + ln.Addr().String()
+
+	req, err := http.NewRequest("GET", base+"/healthz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Big", strings.Repeat("a", 2*srv.MaxHeaderBytes))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("a header of %d bytes: status %d, want 431", 2*srv.MaxHeaderBytes, res.StatusCode)
+	}
+
+	body := `{"query":{"combinator":"and","rules":[{"property":"x","operator":"=","value":"` +
+		strings.Repeat("a", api.DefaultMaxBody) + `"}]}}`
+	res, err = http.Post(base+"/v1/blueprints/service/entities/search", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var env struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&env); err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusRequestEntityTooLarge || env.OK || env.Error != "body_too_large" {
+		t.Errorf("a body over %d bytes: status %d, %+v; want 413 body_too_large", api.DefaultMaxBody, res.StatusCode, env)
 	}
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -16,17 +18,21 @@ import (
 // in the clear: a client names a bcrypt hash, an environment variable or a
 // file holding its secret.
 type serverConfig struct {
-	Clients []struct {
-		ID         string `yaml:"id"`
-		User       string `yaml:"user"` // e-mail of a _user entity
-		SecretHash string `yaml:"secretHash"`
-		SecretEnv  string `yaml:"secretEnv"`
-		SecretFile string `yaml:"secretFile"`
-	} `yaml:"clients"`
+	Clients []serverClient `yaml:"clients"`
 	// TokenKeyEnv / TokenKeyFile hold the key signing access tokens; replicas
 	// behind one load balancer must share it. Default: random per process.
 	TokenKeyEnv  string `yaml:"tokenKeyEnv"`
 	TokenKeyFile string `yaml:"tokenKeyFile"`
+}
+
+// serverClient is a client of the --config file. It is a named type so
+// that an unknown key's error names it rather than spelling out a struct.
+type serverClient struct {
+	ID         string `yaml:"id"`
+	User       string `yaml:"user"` // e-mail of a _user entity
+	SecretHash string `yaml:"secretHash"`
+	SecretEnv  string `yaml:"secretEnv"`
+	SecretFile string `yaml:"secretFile"`
 }
 
 // loadServerConfig reads path into cfg (clients and token key).
@@ -38,7 +44,8 @@ func loadServerConfig(path string, cfg *api.Config) error {
 	var sc serverConfig
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&sc); err != nil {
+	// A file of comments only is an empty config, not a bare "EOF".
+	if err := dec.Decode(&sc); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("server config %s: %w", path, err)
 	}
 	for i, c := range sc.Clients {
@@ -88,7 +95,13 @@ func secretFrom(env, file string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return strings.TrimSpace(string(b)), nil
+		// An empty file is a mistake, as an empty env var is: taken as no
+		// value, a token key would silently become a random one.
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("file %s is empty", file)
+		}
+		return v, nil
 	}
 	return "", nil
 }

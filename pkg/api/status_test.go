@@ -22,6 +22,15 @@ import (
 // reconciles it into a fresh index with a real reconciler.
 func reconciledExample(t *testing.T) (*index.DB, *reconcile.Reconciler, *prometheus.Registry) {
 	t.Helper()
+	_, db, rec, reg := reconciledRemote(t)
+	return db, rec, reg
+}
+
+// reconciledRemote is reconciledExample that also returns the path of the
+// bare repository the reconciler follows (branch main), for tests that
+// push to it.
+func reconciledRemote(t *testing.T) (string, *index.DB, *reconcile.Reconciler, *prometheus.Registry) {
+	t.Helper()
 	ctx := context.Background()
 	files := exampleFiles(t)
 	remote := filepath.Join(t.TempDir(), "catalog.git")
@@ -48,7 +57,7 @@ func reconciledExample(t *testing.T) (*index.DB, *reconcile.Reconciler, *prometh
 	if res, err := rec.Reconcile(ctx); err != nil || res.Status != index.StatusApplied {
 		t.Fatalf("reconcile: %+v, %v", res, err)
 	}
-	return db, rec, reg
+	return remote, db, rec, reg
 }
 
 // reconciledClients are an Admin's and a Member's client of catalog-example.

@@ -129,7 +129,7 @@ func (r *Reconciler) build(ctx context.Context, head gitsource.Commit, st index.
 	started := time.Now()
 	fsys, err := r.repo.FS(ctx, head.Hash)
 	if err != nil {
-		return nil, fmt.Errorf("%w: read commit %s: %w", ErrTransient, short(head.Hash), err)
+		return nil, transient(fmt.Errorf("read commit %s: %w", short(head.Hash), err))
 	}
 	prev := r.prev
 	if st.Applied == nil {

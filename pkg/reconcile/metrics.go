@@ -25,7 +25,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "berth_reconcile_duration_seconds",
 			Help: "Duration of reconciles that did work.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "berth_reconcile_errors_total",
-			Help: "Reconciles that failed for reasons other than the catalog, by kind."}, []string{"kind"}),
+			Help: "Reconciles that failed for reasons other than the catalog, by kind: transient, config (missing branch or catalog directory), storage."}, []string{"kind"}),
 		entities: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "berth_entities",
 			Help: "Entities in the applied revision, per blueprint."}, []string{"blueprint"}),
 		appliedAt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "berth_applied_revision_timestamp_seconds",
@@ -49,8 +49,11 @@ func (m *Metrics) observe(res Result, err error) {
 	switch {
 	case err != nil:
 		kind := "storage"
-		if errors.Is(err, ErrTransient) {
+		switch {
+		case errors.Is(err, ErrTransient):
 			kind = "transient"
+		case misconfigured(err):
+			kind = "config"
 		}
 		m.errors.WithLabelValues(kind).Inc()
 		m.reconciles.WithLabelValues("error").Inc()

@@ -27,6 +27,22 @@ var (
 	ErrTransient = errors.New("transient failure")
 )
 
+// transient wraps err with ErrTransient unless the source says its
+// configuration is wrong: a missing branch or catalog directory needs a
+// fix, not a retry, and saying "transient" would suggest waiting. (Run
+// still retries it with backoff, in case the branch is being created.)
+func transient(err error) error {
+	if misconfigured(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrTransient, err)
+}
+
+// misconfigured reports whether err is the source's configuration error.
+func misconfigured(err error) bool {
+	return errors.Is(err, gitsource.ErrBranchNotFound) || errors.Is(err, gitsource.ErrDirNotFound)
+}
+
 // DefaultMassDeleteThreshold is the share of entities one commit may delete
 // before it is held.
 const DefaultMassDeleteThreshold = 0.5
@@ -133,11 +149,11 @@ func (r *Reconciler) Reconcile(ctx context.Context) (Result, error) {
 
 func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
 	if err := r.repo.Fetch(ctx); err != nil {
-		return Result{}, fmt.Errorf("%w: fetch: %w", ErrTransient, err)
+		return Result{}, transient(fmt.Errorf("fetch: %w", err))
 	}
 	head, err := r.repo.Head(ctx)
 	if err != nil {
-		return Result{}, fmt.Errorf("%w: resolve branch head: %w", ErrTransient, err)
+		return Result{}, transient(fmt.Errorf("resolve branch head: %w", err))
 	}
 	res := Result{Commit: head.Hash}
 	st, err := r.db.State(ctx)
