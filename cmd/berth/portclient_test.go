@@ -18,7 +18,7 @@ import (
 )
 
 // TestServe_PortClient is issue 4's end-to-end test: a Python client
-// written as Port's docs write one (pkg/api/testdata/port_client.py, with
+// written as Port's docs write one (testdata/port_client.py, with
 // requests) runs unchanged against the berth binary — `berth serve` with
 // a --config file, following a Git repository holding catalog-example —
 // then SIGTERM stops the server, which must exit 0.
@@ -107,7 +107,7 @@ func TestServe_PortClient(t *testing.T) {
 
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	client := exec.CommandContext(cctx, py, filepath.Join("..", "..", "pkg", "api", "testdata", "port_client.py"))
+	client := exec.CommandContext(cctx, py, filepath.Join("testdata", "port_client.py"))
 	client.Env = append(os.Environ(), "BASE_URL="+base, "CLIENT_ID="+clientID, "CLIENT_SECRET="+secret,
 		"NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1")
 	out, err := client.CombinedOutput()
