@@ -26,9 +26,9 @@ bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem $(PKGS)
 
 # Load test of berth serve's read API with wrk over 100k generated
-# entities, from a separate process (bench/load/README.md).
+# entities, from a separate process (cmd/berth/testdata/load/README.md).
 load:
-	bench/load/load.sh all
+	cmd/berth/testdata/load/load.sh all
 
 # Short fuzz runs of every fuzz target (longer: FUZZTIME=5m make fuzz).
 FUZZTIME ?= 20s

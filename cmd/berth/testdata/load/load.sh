@@ -24,7 +24,7 @@ pin() { cpu=$1; shift; if [ -n "$cpu" ]; then exec taskset -c "$cpu" "$@"; else 
 
 setup() {
   mkdir -p "$DIR"
-  (cd "$here/../.." && go build -tags "${TAGS:-}" -o "$BERTH" ./cmd/berth)
+  (cd "$here/../../../.." && go build -tags "${TAGS:-}" -o "$BERTH" ./cmd/berth)
   cat > "$DIR/config.yaml" <<CFG
 clients:
   - id: load
@@ -32,7 +32,7 @@ clients:
     secretEnv: BERTH_LOAD_SECRET
 CFG
   [ -d "$DIR/repo" ] && return
-  (cd "$here/../.." && go run ./cmd/berth-gen -n "$N" -o "$DIR/repo")
+  (cd "$here/../../../.." && go run ./cmd/berth-gen -n "$N" -o "$DIR/repo")
   # The generator writes no _user: the token's client acts as this one.
   mkdir -p "$DIR/repo/entities/_user"
   printf 'identifier: load@example.com\ntitle: Load\nteam: %s\nproperties:\n  port_role: Member\n  status: Active\n' \
