@@ -78,6 +78,12 @@ func TestEvaluate_Levels(t *testing.T) {
 		{"RulesOnEveryLevel", "rules:\n" + rule("ra", "Bronze", "a") + rule("ra2", "Bronze", "b") + rule("rs", "Silver", "c") + rule("rg", "Gold", "a"), "{a: true, b: false, c: true}", "Basic", []string{"ra2"}},
 		{"CustomLevels", "levels: [{title: Red, color: red}, {title: Amber}, {title: Green}]\nrules:\n" + rule("r1", "Amber", "a") + rule("r2", "Green", "b"), "{a: true, b: false}", "Amber", []string{"r2"}},
 		{"CustomLevelsTop", "levels: [{title: Red}, {title: Amber}, {title: Green}]\nrules:\n" + rule("r1", "Amber", "a") + rule("r2", "Green", "b"), "{a: true, b: true}", "Green", nil},
+		// An empty filter group: /work/shared/reference/port.md says
+		// nothing of it, so the current behaviour stands and the names
+		// say so: a group with no conditions matches every entity, for
+		// and (the empty conjunction) and or alike.
+		{"EmptyAndFilterScoresEveryEntity_PortSilent_CurrentBehaviour", "filter: {combinator: and, conditions: []}\nrules:\n" + defaultRules, "{a: true, b: false, c: true}", "Bronze", []string{"rb"}},
+		{"EmptyOrFilterScoresEveryEntity_PortSilent_CurrentBehaviour", "filter: {combinator: or, conditions: []}\nrules:\n" + defaultRules, "{a: true, b: false, c: true}", "Bronze", []string{"rb"}},
 		{"NotCondition", "rules:\n  - {identifier: n, level: Bronze, query: {combinator: and, conditions: [{not: true, property: a, operator: \"=\", value: true}]}}\n", "{a: false}", "Gold", nil},
 	}
 	for _, tt := range tests {
