@@ -306,3 +306,54 @@ func TestProgram_Clocked(t *testing.T) {
 		})
 	}
 }
+
+// TestCompile_Unevaluable: a filter or rule with a condition Evaluate
+// cannot evaluate is an error at that condition, and its scorecard is left
+// out rather than scoring nobody (filter) or failing everybody (rule).
+func TestCompile_Unevaluable(t *testing.T) {
+	const ok = `{property: a, operator: "=", value: true}`
+	tests := []struct {
+		name     string
+		filter   string // the filter's conditions
+		rule     string // the rule's conditions
+		wantLine int    // 0: no error
+	}{
+		{"Plain", ok, ok, 0},
+		{"FilterScorecard", `{scorecard: other, operator: "=", value: Gold}`, ok, 3},
+		{"FilterScorecardRuleNested", `{combinator: or, conditions: [` + ok + `, {scorecard: other, scorecardRule: r, operator: "=", value: SUCCESS}]}`, ok, 3},
+		{"FilterContextUser", `{property: b, operator: "=", value: {context: user, property: b}}`, ok, 3},
+		{"RuleScorecard", ok, `{scorecard: other, operator: "=", value: Gold}`, 5},
+		{"RuleMyTeams", ok, `{property: $team, operator: in, value: [My Teams]}`, 5},
+		{"RuleTemplate", ok, `{property: lifecycle, operator: "=", value: "{{ user.lifecycle }}"}`, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cat := build(t, map[string]string{
+				"blueprints/service.yaml": blueprint,
+				"scorecards/card.yaml": "identifier: card\nblueprint: service\n" +
+					"filter: {combinator: and, conditions: [" + tt.filter + "]}\n" +
+					"rules:\n" +
+					"  - {identifier: r, level: Bronze, query: {combinator: and, conditions: [" + tt.rule + "]}}\n",
+				"entities/service/x.yaml": "identifier: x\nproperties: {a: true, b: true}\n",
+			})
+			p, diags := scorecard.Compile(cat)
+			ev, err := p.Evaluate(context.Background(), cat, scorecard.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantLine == 0 {
+				if len(diags) > 0 || len(ev.Results) != 1 {
+					t.Fatalf("diags %v, results %v; want none and x scored", diags, ev.Results)
+				}
+				return
+			}
+			if len(diags) != 1 || diags[0].Code != catalog.CodeScorecardQuery || diags[0].Line != tt.wantLine ||
+				diags[0].Severity != catalog.SeverityError {
+				t.Fatalf("diags = %v, want one scorecard-query error on line %d", diags, tt.wantLine)
+			}
+			if len(ev.Results) != 0 {
+				t.Errorf("results = %v, want the scorecard left out", ev.Results)
+			}
+		})
+	}
+}
