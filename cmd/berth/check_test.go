@@ -47,6 +47,17 @@ func guardRepo(tb testing.TB) (repo, base, head string) {
 	})
 }
 
+// regressionRepo is fixtureRepo for a change that fails only a warn gate:
+// payments-api's test coverage drops to 50, Gold→Bronze on
+// production_readiness (the noRegression gate at line 13 of berth.yaml).
+func regressionRepo(tb testing.TB) (repo, base, head string) {
+	tb.Helper()
+	return exampleRepo(tb, func(files map[string][]byte) map[string][]byte {
+		const svc = "catalog/entities/service/payments-api.yaml"
+		return map[string][]byte{svc: []byte(strings.Replace(string(files[svc]), "test_coverage: 91", "test_coverage: 50", 1))}
+	})
+}
+
 // exampleRepo commits catalog-example under catalog/ as the base and the
 // files change returns (given the base's) as the head.
 func exampleRepo(tb testing.TB, change func(files map[string][]byte) map[string][]byte) (repo, base, head string) {
@@ -107,6 +118,7 @@ func actionsEnv(t *testing.T, srv *githubtest.Server, name, sha string, event ma
 func TestCheck_GitHub(t *testing.T) {
 	repo, base, head := fixtureRepo(t)
 	guarded, gBase, gHead := guardRepo(t)
+	warned, wBase, wHead := regressionRepo(t)
 	repoJSON := map[string]any{"full_name": "acme/catalog", "default_branch": "main"}
 	pr := func(author, base, head string) map[string]any {
 		return map[string]any{"pull_request": map[string]any{
@@ -160,6 +172,17 @@ func TestCheck_GitHub(t *testing.T) {
 			payload: pr("mchen", gBase, gHead),
 			args:    []string{"--base", gBase, "--head", gHead},
 			want:    []string{"## ✅ berth: No errors, 2 permission changes by an Admin", "✅ Allowed: mchen (maria.chen@example.com) is an Admin"},
+		},
+		{
+			// Only the warn gate fails: the run concludes neutral, with a
+			// warning annotation at the gate in berth.yaml, and the job
+			// passes.
+			name:    "pull_request_warn",
+			repo:    warned,
+			event:   "pull_request",
+			payload: pr("editor", wBase, wHead),
+			args:    []string{"--base", wBase, "--head", wHead},
+			want:    []string{"No errors, Gold→Bronze on 1 service, 1 gate warning"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

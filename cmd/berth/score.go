@@ -70,25 +70,21 @@ Exit status is 1 when the catalog has errors (nothing is scored then).`,
 				return err
 			}
 			if res.Diagnostics.HasErrors() {
-				var errs catalog.Diagnostics
-				for _, d := range res.Diagnostics {
-					if d.Severity == catalog.SeverityError {
-						errs = append(errs, d)
-					}
-				}
-				_ = writeDiagnostics(a.stderr, outputText, newSummary(res.Catalog, errs))
+				_ = writeDiagnostics(a.stderr, outputText, newSummary(res.Catalog, errorsOnly(res.Diagnostics)))
 				return errFindings
 			}
-			prog, diags := scorecard.Compile(res.Catalog)
-			if diags.HasErrors() {
-				_ = writeDiagnostics(a.stderr, outputText, newSummary(res.Catalog, diags))
-				return errFindings
-			}
-			ev, err := prog.Evaluate(cmd.Context(), res.Catalog, scorecard.Options{Now: now})
+			// Computed properties first, as berth check and the
+			// reconciler do: rules read calculations, mirrors and
+			// aggregations like stored properties.
+			s, err := scoreSide(cmd.Context(), res.Catalog, now)
 			if err != nil {
 				return err
 			}
-			rows, err := scoreRows(res.Catalog, ev, bpFilter, scFilter, below)
+			if s.diags.HasErrors() {
+				_ = writeDiagnostics(a.stderr, outputText, newSummary(res.Catalog, errorsOnly(s.diags)))
+				return errFindings
+			}
+			rows, err := scoreRows(res.Catalog, s.side.Scores, bpFilter, scFilter, below)
 			if err != nil {
 				return err
 			}
@@ -107,6 +103,17 @@ Exit status is 1 when the catalog has errors (nothing is scored then).`,
 	cmd.Flags().StringVar(&below, "level-below", "", "only entities below this level (e.g. Silver)")
 	cmd.Flags().StringVar(&at, "at", "", "evaluate exemptions and deadlines as of this date (YYYY-MM-DD)")
 	return cmd
+}
+
+// errorsOnly returns the errors of ds, leaving warnings out.
+func errorsOnly(ds catalog.Diagnostics) catalog.Diagnostics {
+	var errs catalog.Diagnostics
+	for _, d := range ds {
+		if d.Severity == catalog.SeverityError {
+			errs = append(errs, d)
+		}
+	}
+	return errs
 }
 
 func scoreRows(cat *catalog.Catalog, ev *scorecard.Evaluation, bp, sc, below string) ([]scoreRow, error) {

@@ -168,4 +168,8 @@ const (
 	// CodeComputedReach: a mirror reads entities with
 	// stricter read permissions (a warning).
 	CodeComputedReach = "computed-reach"
+	// CodeScorecardQuery: a scorecard's filter or rule uses a condition
+	// that scorecard evaluation cannot evaluate (another scorecard's
+	// results, a user's context values).
+	CodeScorecardQuery = "scorecard-query"
 )

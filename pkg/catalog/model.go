@@ -164,9 +164,11 @@ type Entity struct {
 func (e *Entity) Key() EntityKey { return EntityKey{e.Blueprint, e.Identifier} }
 
 // EntityKey identifies an entity: identifiers are unique per blueprint.
+// It marshals as {"blueprint", "identifier"}, the keys of entity
+// references in every JSON berth prints.
 type EntityKey struct {
-	Blueprint  string
-	Identifier string
+	Blueprint  string `json:"blueprint"`
+	Identifier string `json:"identifier"`
 }
 
 // Meta holds an entity's $createdAt, $updatedAt, $createdBy and $updatedBy.

@@ -45,7 +45,19 @@ func (p *publisher) checkRun(ctx context.Context) error {
 			return err
 		}
 	} else {
+		// The reused run completed on the previous attempt: it goes back
+		// to in_progress while this one works, as a new run starts, so
+		// that the checks UI does not show the old conclusion as this
+		// attempt's.
 		p.res.CheckRunReused = true
+		if _, _, err := call(ctx, p.opts, "restart check run", func() (*github.CheckRun, *github.Response, error) {
+			return p.gh.Checks.UpdateCheckRun(ctx, owner, repo, run.GetID(), github.UpdateCheckRunOptions{
+				Name:   rep.Name,
+				Status: github.String("in_progress"),
+			})
+		}); err != nil {
+			return err
+		}
 	}
 	p.res.CheckRunID, p.res.CheckRunURL = run.GetID(), run.GetHTMLURL()
 

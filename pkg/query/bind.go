@@ -46,7 +46,7 @@ func bindGroup(g *Group, c Context) *Group {
 }
 
 func bindRule(r *Rule, c Context) *Rule {
-	if r.value == nil && r.subject == nil && !r.myTeams {
+	if !r.Unbound() {
 		return r
 	}
 	b := *r

@@ -227,6 +227,11 @@ type Rule struct {
 	path string
 }
 
+// Unbound reports whether the rule has context values ({context: user},
+// "{{ user.x }}", "My Teams") that Bind must resolve before Eval or
+// Compile.
+func (r *Rule) Unbound() bool { return r.value != nil || r.subject != nil || r.myTeams }
+
 func (*Group) node() {}
 func (*Rule) node()  {}
 

@@ -35,8 +35,9 @@ type rule struct {
 type exemptKey struct{ entity, rule string }
 
 // Compile parses every scorecard's filter and rule queries. A scorecard
-// whose filter or rules do not parse is reported (with the position of the
-// bad rule) and left out; the others compile.
+// whose filter or rules do not parse, or use a condition Evaluate cannot
+// evaluate (a scorecard condition, a user's context value), is reported
+// (with the position of the bad rule) and left out; the others compile.
 func Compile(cat *catalog.Catalog) (*Program, catalog.Diagnostics) {
 	p := &Program{}
 	var diags catalog.Diagnostics
@@ -52,6 +53,7 @@ func Compile(cat *catalog.Catalog) (*Program, catalog.Diagnostics) {
 
 func compileCard(sc *catalog.Scorecard) (*card, catalog.Diagnostics) {
 	var diags catalog.Diagnostics
+	unusable := false // a condition cannot be evaluated: the card is left out
 	pos := func(path ...string) catalog.Position {
 		if sc.Doc == nil {
 			return catalog.Position{}
@@ -66,6 +68,11 @@ func compileCard(sc *catalog.Scorecard) (*card, catalog.Diagnostics) {
 			return nil, diags
 		}
 		c.filter = q
+		unevaluable(q.Root, sc.Filter, []string{"filter"}, func(path []string, why string) {
+			unusable = true
+			diags = append(diags, catalog.Errorf(pos(path...), catalog.CodeScorecardQuery,
+				"scorecard %q: filter: %s; the filter would leave every entity unscored", sc.Identifier, why))
+		})
 	}
 	for i, r := range sc.Rules {
 		cr := rule{def: r}
@@ -77,6 +84,11 @@ func compileCard(sc *catalog.Scorecard) (*card, catalog.Diagnostics) {
 				return nil, diags
 			}
 			cr.q = q
+			unevaluable(q.Root, r.Query, []string{"rules", strconv.Itoa(i), "query"}, func(path []string, why string) {
+				unusable = true
+				diags = append(diags, catalog.Errorf(pos(path...), catalog.CodeScorecardQuery,
+					"scorecard %q: rule %s: %s; the rule would fail for every entity", sc.Identifier, r.Identifier, why))
+			})
 		}
 		if r.EnforceFrom != "" {
 			t, ok := parseDate(r.EnforceFrom)
@@ -99,7 +111,42 @@ func compileCard(sc *catalog.Scorecard) (*card, catalog.Diagnostics) {
 		}
 		c.exemptions[exemptKey{ex.Entity, ex.Rule}] = ex
 	}
+	if unusable {
+		return nil, diags
+	}
 	return c, diags
+}
+
+// unevaluable reports, with their paths in the scorecard's document, the
+// conditions of group g (parsed from raw, written at path) that Evaluate
+// cannot evaluate: a scorecard condition, since scorecards are scored side
+// by side without each other's results, and context values, since a
+// scorecard has no user to bind them to. Left in, such a condition fails
+// for every entity without a word.
+func unevaluable(g *query.Group, raw map[string]any, path []string, report func(path []string, why string)) {
+	key := "rules"
+	if _, ok := raw["conditions"]; ok {
+		key = "conditions"
+	}
+	items, _ := raw[key].([]any)
+	for i, n := range g.Items {
+		at := append(slices.Clone(path), key, strconv.Itoa(i))
+		switch n := n.(type) {
+		case *query.Group:
+			var m map[string]any
+			if i < len(items) {
+				m, _ = items[i].(map[string]any)
+			}
+			unevaluable(n, m, at, report)
+		case *query.Rule:
+			switch {
+			case n.Kind == query.KindScorecard:
+				report(append(at, "scorecard"), fmt.Sprintf("condition reads scorecard %q, which a scorecard cannot evaluate (scorecards are scored side by side, without each other's results)", n.Scorecard))
+			case n.Unbound():
+				report(at, "condition uses a user's context value ({context: ...}, \"{{ user.x }}\" or \"My Teams\"), which a scorecard has no user to bind")
+			}
+		}
+	}
 }
 
 // Evaluation holds results per entity and scorecard identifier.

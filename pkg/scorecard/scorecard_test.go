@@ -78,6 +78,12 @@ func TestEvaluate_Levels(t *testing.T) {
 		{"RulesOnEveryLevel", "rules:\n" + rule("ra", "Bronze", "a") + rule("ra2", "Bronze", "b") + rule("rs", "Silver", "c") + rule("rg", "Gold", "a"), "{a: true, b: false, c: true}", "Basic", []string{"ra2"}},
 		{"CustomLevels", "levels: [{title: Red, color: red}, {title: Amber}, {title: Green}]\nrules:\n" + rule("r1", "Amber", "a") + rule("r2", "Green", "b"), "{a: true, b: false}", "Amber", []string{"r2"}},
 		{"CustomLevelsTop", "levels: [{title: Red}, {title: Amber}, {title: Green}]\nrules:\n" + rule("r1", "Amber", "a") + rule("r2", "Green", "b"), "{a: true, b: true}", "Green", nil},
+		// An empty filter group: /work/shared/reference/port.md says
+		// nothing of it, so the current behaviour stands and the names
+		// say so: a group with no conditions matches every entity, for
+		// and (the empty conjunction) and or alike.
+		{"EmptyAndFilterScoresEveryEntity_PortSilent_CurrentBehaviour", "filter: {combinator: and, conditions: []}\nrules:\n" + defaultRules, "{a: true, b: false, c: true}", "Bronze", []string{"rb"}},
+		{"EmptyOrFilterScoresEveryEntity_PortSilent_CurrentBehaviour", "filter: {combinator: or, conditions: []}\nrules:\n" + defaultRules, "{a: true, b: false, c: true}", "Bronze", []string{"rb"}},
 		{"NotCondition", "rules:\n  - {identifier: n, level: Bronze, query: {combinator: and, conditions: [{not: true, property: a, operator: \"=\", value: true}]}}\n", "{a: false}", "Gold", nil},
 	}
 	for _, tt := range tests {
@@ -296,6 +302,57 @@ func TestProgram_Clocked(t *testing.T) {
 			}
 			if got := p.Clocked(tt.a, tt.b); got != tt.want {
 				t.Errorf("Clocked = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestCompile_Unevaluable: a filter or rule with a condition Evaluate
+// cannot evaluate is an error at that condition, and its scorecard is left
+// out rather than scoring nobody (filter) or failing everybody (rule).
+func TestCompile_Unevaluable(t *testing.T) {
+	const ok = `{property: a, operator: "=", value: true}`
+	tests := []struct {
+		name     string
+		filter   string // the filter's conditions
+		rule     string // the rule's conditions
+		wantLine int    // 0: no error
+	}{
+		{"Plain", ok, ok, 0},
+		{"FilterScorecard", `{scorecard: other, operator: "=", value: Gold}`, ok, 3},
+		{"FilterScorecardRuleNested", `{combinator: or, conditions: [` + ok + `, {scorecard: other, scorecardRule: r, operator: "=", value: SUCCESS}]}`, ok, 3},
+		{"FilterContextUser", `{property: b, operator: "=", value: {context: user, property: b}}`, ok, 3},
+		{"RuleScorecard", ok, `{scorecard: other, operator: "=", value: Gold}`, 5},
+		{"RuleMyTeams", ok, `{property: $team, operator: in, value: [My Teams]}`, 5},
+		{"RuleTemplate", ok, `{property: lifecycle, operator: "=", value: "{{ user.lifecycle }}"}`, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cat := build(t, map[string]string{
+				"blueprints/service.yaml": blueprint,
+				"scorecards/card.yaml": "identifier: card\nblueprint: service\n" +
+					"filter: {combinator: and, conditions: [" + tt.filter + "]}\n" +
+					"rules:\n" +
+					"  - {identifier: r, level: Bronze, query: {combinator: and, conditions: [" + tt.rule + "]}}\n",
+				"entities/service/x.yaml": "identifier: x\nproperties: {a: true, b: true}\n",
+			})
+			p, diags := scorecard.Compile(cat)
+			ev, err := p.Evaluate(context.Background(), cat, scorecard.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantLine == 0 {
+				if len(diags) > 0 || len(ev.Results) != 1 {
+					t.Fatalf("diags %v, results %v; want none and x scored", diags, ev.Results)
+				}
+				return
+			}
+			if len(diags) != 1 || diags[0].Code != catalog.CodeScorecardQuery || diags[0].Line != tt.wantLine ||
+				diags[0].Severity != catalog.SeverityError {
+				t.Fatalf("diags = %v, want one scorecard-query error on line %d", diags, tt.wantLine)
+			}
+			if len(ev.Results) != 0 {
+				t.Errorf("results = %v, want the scorecard left out", ev.Results)
 			}
 		})
 	}

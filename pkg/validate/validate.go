@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/pkg/catalog"
 	"github.com/berth-dev/berth/pkg/schema"
+	"github.com/berth-dev/berth/pkg/scorecard"
 )
 
 // Options configure Run.
@@ -121,9 +122,12 @@ func (r *Result) entities(ctx context.Context, v *schema.Validator, opts Options
 	return v.ValidateEntities(ctx, r.Catalog, schema.EntityOptions{Workers: opts.Workers, Only: opts.Only})
 }
 
-// cross runs the checks that span files (layer 4).
+// cross runs the checks that span files (layer 4), and compiles the
+// scorecards: a filter or rule that parses but cannot be evaluated would
+// otherwise fail silently when scored.
 func (r *Result) cross(opts Options) catalog.Diagnostics {
 	done := r.stage(opts, StageCross)
 	defer done()
-	return r.Catalog.Check()
+	_, scoring := scorecard.Compile(r.Catalog)
+	return append(r.Catalog.Check(), scoring...)
 }
