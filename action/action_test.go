@@ -218,7 +218,8 @@ func readManifest(tb testing.TB) manifest {
 // evaluated from the inputs (action.yml's defaults, overridden by
 // NAME=VALUE arguments), the event and the step outputs, then its run
 // script in bash with GITHUB_ACTION_PATH set. The build step's output is
-// taken to be "berth", the fake on PATH.
+// taken to be "berth", the fake on PATH, unless the script set BERTH_BIN
+// (to the binary a previous `action-step build` made).
 func cmdActionStep(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: action-step ID [input=value...]")
@@ -236,7 +237,7 @@ func cmdActionStep(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ctx := map[string]any{
 		"github": map[string]any{"token": ts.Getenv("TOKEN"), "sha": ts.Getenv("GITHUB_SHA"), "event": event},
-		"steps":  map[string]any{"build": map[string]any{"outputs": map[string]any{"bin": "berth"}}},
+		"steps":  map[string]any{"build": map[string]any{"outputs": map[string]any{"bin": builtBin(ts)}}},
 	}
 	inputs := map[string]any{}
 	for name, in := range m.Inputs {
@@ -355,4 +356,13 @@ func TestActionYAML(t *testing.T) {
 			}
 		}
 	}
+}
+
+// builtBin is the build step's output for cmdActionStep: $BERTH_BIN when
+// the script set it, else the fake berth on PATH.
+func builtBin(ts *testscript.TestScript) string {
+	if b := ts.Getenv("BERTH_BIN"); b != "" {
+		return b
+	}
+	return "berth"
 }
