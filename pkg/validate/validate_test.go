@@ -3,6 +3,8 @@ package validate_test
 import (
 	"context"
 	"flag"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,46 +33,88 @@ func TestRun(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			ar, err := txtar.ParseFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fsys := fstest.MapFS{}
-			want := -1
-			for i, f := range ar.Files {
-				if f.Name == "want" {
-					want = i
-					continue
-				}
-				fsys[f.Name] = &fstest.MapFile{Data: f.Data}
-			}
-			res, err := validate.Run(context.Background(), v, fsys, validate.Options{Workers: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var b strings.Builder
-			for _, d := range res.Diagnostics {
-				b.WriteString(d.String() + "\n")
-			}
-			got := b.String()
-			if *update {
-				if want < 0 {
-					ar.Files = append(ar.Files, txtar.File{Name: "want"})
-					want = len(ar.Files) - 1
-				}
-				ar.Files[want].Data = []byte(got)
-				if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if want < 0 {
-				t.Fatal("no want file; run with -update")
-			}
-			if diff := cmp.Diff(string(ar.Files[want].Data), got); diff != "" {
-				t.Errorf("diagnostics (-want +got):\n%s", diff)
-			}
+			runArchive(t, v, file, fstest.MapFS{})
 		})
+	}
+}
+
+// TestRun_ExamplePolicy validates testdata/example/*.txtar entities against
+// catalog-example's own blueprints and policies (not copies, which would
+// drift), so the example policy's messages are pinned where they print.
+func TestRun_ExamplePolicy(t *testing.T) {
+	v, err := schema.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := fstest.MapFS{}
+	example := os.DirFS("../../catalog-example")
+	for _, dir := range []string{"blueprints", "policies"} {
+		err := fs.WalkDir(example, dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := fs.ReadFile(example, path)
+			base[path] = &fstest.MapFile{Data: data}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ := filepath.Glob("testdata/example/*.txtar")
+	if len(files) == 0 {
+		t.Fatal("no test archives")
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
+			runArchive(t, v, file, base)
+		})
+	}
+}
+
+// runArchive validates the catalog in txtar file, laid over base, and
+// compares the diagnostics with the archive's "want" file (rewritten by
+// -update).
+func runArchive(t *testing.T, v *schema.Validator, file string, base fstest.MapFS) {
+	t.Helper()
+	ar, err := txtar.ParseFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := maps.Clone(base)
+	want := -1
+	for i, f := range ar.Files {
+		if f.Name == "want" {
+			want = i
+			continue
+		}
+		fsys[f.Name] = &fstest.MapFile{Data: f.Data}
+	}
+	res, err := validate.Run(context.Background(), v, fsys, validate.Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, d := range res.Diagnostics {
+		b.WriteString(d.String() + "\n")
+	}
+	got := b.String()
+	if *update {
+		if want < 0 {
+			ar.Files = append(ar.Files, txtar.File{Name: "want"})
+			want = len(ar.Files) - 1
+		}
+		ar.Files[want].Data = []byte(got)
+		if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if want < 0 {
+		t.Fatal("no want file; run with -update")
+	}
+	if diff := cmp.Diff(string(ar.Files[want].Data), got); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s", diff)
 	}
 }
 
