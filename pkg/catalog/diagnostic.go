@@ -168,4 +168,6 @@ const (
 	// CodeComputedReach: a mirror reads entities with
 	// stricter read permissions (a warning).
 	CodeComputedReach = "computed-reach"
+	// CodeUserIdentifier: a _user entity's identifier is not an e-mail.
+	CodeUserIdentifier = "user-identifier"
 )

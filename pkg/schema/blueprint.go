@@ -128,7 +128,7 @@ func propertyType(p catalog.Property) string {
 // Patterns used for string formats CUE has no builtin for.
 const (
 	urlPattern   = `^[A-Za-z][A-Za-z0-9+.-]*://[^\s]+$`
-	emailPattern = `^[^@\s]+@[^@\s]+\.[^@\s]+$`
+	emailPattern = catalog.EmailPattern
 )
 
 func formatConstraint(format string) string {
