@@ -165,7 +165,7 @@ const (
 	CodeDecode          = "decode"
 	// CodeDuplicatePermissions: a blueprint's permissions set in two places.
 	CodeDuplicatePermissions = "duplicate-permissions"
-	// CodeComputedReach: a mirror reads entities with
+	// CodeComputedReach: a mirror or an aggregation reads entities with
 	// stricter read permissions (a warning).
 	CodeComputedReach = "computed-reach"
 	// CodeUserIdentifier: a _user entity's identifier is not an e-mail.
