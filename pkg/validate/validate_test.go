@@ -11,6 +11,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/berth-dev/berth/pkg/catalog"
 	"github.com/berth-dev/berth/pkg/schema"
 	"github.com/berth-dev/berth/pkg/validate"
 	"github.com/google/go-cmp/cmp"
@@ -133,5 +134,33 @@ func TestRun_Example(t *testing.T) {
 	}
 	if len(res.Catalog.Entities) < 40 {
 		t.Errorf("catalog-example has %d entities, want ~40+", len(res.Catalog.Entities))
+	}
+}
+
+// TestRun_SeedKinds runs the seed cheat sheet's trees (pkg/catalog's
+// testdata, Port's JSON byte for byte) through the CUE kind layer: every
+// document must satisfy its kind's definition. The seeds name blueprints
+// and properties they do not ship, so the cross-file checks do find things;
+// only [schema] and [entity-schema] findings fail the test.
+func TestRun_SeedKinds(t *testing.T) {
+	v, err := schema.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{"seed", "seed-calc", "port-array"} {
+		t.Run(dir, func(t *testing.T) {
+			res, err := validate.Run(context.Background(), v, os.DirFS(filepath.Join("../catalog/testdata", dir)), validate.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Catalog.Files) == 0 {
+				t.Fatal("no files read")
+			}
+			for _, d := range res.Diagnostics {
+				if d.Code == catalog.CodeSchema || d.Code == catalog.CodeEntitySchema {
+					t.Errorf("%s", d)
+				}
+			}
+		})
 	}
 }
