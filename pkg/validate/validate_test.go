@@ -28,15 +28,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob("testdata/*.txtar")
-	if len(files) == 0 {
-		t.Fatal("no test archives")
-	}
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			runArchive(t, v, file, fstest.MapFS{})
-		})
-	}
+	runArchives(t, v, "testdata/*.txtar", fstest.MapFS{})
 }
 
 // TestRun_ExamplePolicy validates testdata/example/*.txtar entities against
@@ -62,7 +54,14 @@ func TestRun_ExamplePolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	files, _ := filepath.Glob("testdata/example/*.txtar")
+	runArchives(t, v, "testdata/example/*.txtar", base)
+}
+
+// runArchives runs runArchive on each archive matching pattern, as a
+// subtest named after the file.
+func runArchives(t *testing.T, v *schema.Validator, pattern string, base fstest.MapFS) {
+	t.Helper()
+	files, _ := filepath.Glob(pattern)
 	if len(files) == 0 {
 		t.Fatal("no test archives")
 	}
