@@ -101,7 +101,7 @@ func TestServer_Entities(t *testing.T) {
 		}
 		e = do(t, h, "GET", base+"?exclude_calculated_properties=true", nil, nil).want(t, 200, "").obj("entity")
 		props := e["properties"].(map[string]any)
-		for _, k := range []string{"slug", "open_incidents", "cpu_utilization"} {
+		for _, k := range []string{"slug", "failed_deployments", "cpu_utilization"} {
 			if _, ok := props[k]; ok {
 				t.Errorf("calculated property %s kept", k)
 			}

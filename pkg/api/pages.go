@@ -45,10 +45,15 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 // pagePermissions is Port's GET /v1/pages/{id}/permissions: exactly
 // {read: {roles, users, teams}}, for any authenticated caller (as in Port)
 // and any catalog page. The system pages' permissions are fixed (Admins
-// only) and cannot be asked for.
+// only) and cannot be asked for, whether or not a catalog file describes
+// the page.
 func (s *Server) pagePermissions(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	s.read(w, r, nil, func(rd *reader) (any, error) {
+		if catalog.IsSystemPage(id) {
+			return nil, errorf(kindInvalidRequest, "%q is one of berth's system pages: only Admins read it, and its "+
+				"permissions can be neither read nor changed", id)
+		}
 		o, err := rd.object(index.KindPage, "", id)
 		if err != nil {
 			return nil, err
@@ -56,10 +61,6 @@ func (s *Server) pagePermissions(w http.ResponseWriter, r *http.Request) {
 		p, _, err := decodePage(o)
 		if err != nil {
 			return nil, err
-		}
-		if catalog.IsSystemPage(p.Identifier) {
-			return nil, errorf(kindInvalidRequest, "%q is one of berth's system pages: only Admins read it, and its "+
-				"permissions can be neither read nor changed", id)
 		}
 		return map[string]any{"read": p.ReadPermissions()}, nil
 	})

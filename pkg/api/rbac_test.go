@@ -300,6 +300,18 @@ func TestRBAC_Pages(t *testing.T) {
 		}
 	}
 	as("member", "GET", "/v1/pages/no-such/permissions", nil).want(t, 404, "not_found")
+
+	// berth's system pages have fixed permissions (Admins only) that
+	// cannot be asked for: the same answer to every caller, whether or not
+	// a catalog file describes the page (catalog-example has none).
+	for _, id := range []string{catalog.PageStatus, catalog.PageAuditLog} {
+		for _, who := range []string{"admin", "member", "dev"} {
+			r := as(who, "GET", "/v1/pages/"+id+"/permissions", nil).want(t, 400, "invalid_request")
+			if msg, _ := r.Body["message"].(string); !strings.Contains(msg, "system pages") {
+				t.Errorf("%s %s: message %q does not say it is a system page", who, id, msg)
+			}
+		}
+	}
 }
 
 // TestRBAC_BlueprintPermissions is Port's GET /v1/blueprints/{bp}/permissions.
@@ -341,5 +353,44 @@ func TestRBAC_PagePatch(t *testing.T) {
 	r := as("admin", "PATCH", "/v1/pages/services", `{"title": "x"}`).want(t, 405, "read_only")
 	if msg := r.Body["message"].(string); !strings.Contains(msg, "pages/services.yaml") {
 		t.Errorf("PATCH title: %s", msg)
+	}
+}
+
+// A blueprint's read policy with a {context: userTeams} value grants each
+// caller the entities the query selects for them, in lists and counts
+// alike: incidents assigned to one of the caller's teams (ownedByTeam off,
+// so the policy alone grants them).
+func TestRBAC_ReadPolicyWithUserTeams(t *testing.T) {
+	cat, err := loadExample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat.Blueprints["incident"].Permissions.Entities.Read = &catalog.ReadGrant{
+		Roles: []string{catalog.RoleAdmin},
+		Policy: catalog.Query{"combinator": "and", "rules": []any{map[string]any{
+			"property": "assigned_team", "operator": "in",
+			"value": map[string]any{"context": "userTeams", "property": "$identifier"}}}},
+	}
+	snap, err := snapshotOf(cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, as := rbacServerOf(t, snap, api.Config{})
+	for who, want := range map[string][]string{
+		"admin":  {"inc-2025-0398", "inc-2025-0405", "inc-2025-0412", "inc-2025-0417", "inc-2025-0420"},
+		"member": {"inc-2025-0398", "inc-2025-0417"},                  // payments
+		"lead":   {"inc-2025-0398", "inc-2025-0412", "inc-2025-0417"}, // payments and checkout
+		"dev":    {"inc-2025-0405"},                                   // identity
+	} {
+		t.Run(who, func(t *testing.T) {
+			got := sorted(identifiers(as(who, "GET", "/v1/blueprints/incident/entities", nil).want(t, 200, "").list("entities")))
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("list (-want +got):\n%s", diff)
+			}
+			n := int(as(who, "GET", "/v1/blueprints/incident/entities-count", nil).want(t, 200, "").Body["count"].(float64))
+			if n != len(want) {
+				t.Errorf("count = %d, want %d", n, len(want))
+			}
+		})
 	}
 }

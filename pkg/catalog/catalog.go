@@ -3,6 +3,7 @@ package catalog
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -13,6 +14,14 @@ const (
 	UserBlueprint = "_user"
 	TeamBlueprint = "_team"
 )
+
+// EmailPattern is the regular expression (RE2, also valid CUE) an e-mail
+// address must match: a _user identifier and a property of format email,
+// idn-email or user. It is deliberately loose: one @, a dot in the domain,
+// no spaces.
+const EmailPattern = `^[^@\s]+@[^@\s]+\.[^@\s]+$`
+
+var emailRE = regexp.MustCompile(EmailPattern)
 
 // Catalog is a parsed catalog tree and, after Build, its typed objects.
 type Catalog struct {

@@ -46,7 +46,7 @@ func (c *Catalog) CheckSince(prev *Catalog, prevFindings Diagnostics) Diagnostic
 // entityFinding reports whether f is a finding of checker.entity.
 func entityFinding(f Diagnostic) bool {
 	switch f.Code {
-	case CodeUnknownBP, CodeDanglingRel, CodeUnknownTeam:
+	case CodeUnknownBP, CodeDanglingRel, CodeUnknownTeam, CodeUserIdentifier:
 		k, _, _ := KindOf(f.File)
 		return k == KindEntity
 	}

@@ -165,11 +165,13 @@ const (
 	CodeDecode          = "decode"
 	// CodeDuplicatePermissions: a blueprint's permissions set in two places.
 	CodeDuplicatePermissions = "duplicate-permissions"
-	// CodeComputedReach: a mirror reads entities with
+	// CodeComputedReach: a mirror or an aggregation reads entities with
 	// stricter read permissions (a warning).
 	CodeComputedReach = "computed-reach"
 	// CodeScorecardQuery: a scorecard's filter or rule uses a condition
 	// that scorecard evaluation cannot evaluate (another scorecard's
 	// results, a user's context values).
 	CodeScorecardQuery = "scorecard-query"
+	// CodeUserIdentifier: a _user entity's identifier is not an e-mail.
+	CodeUserIdentifier = "user-identifier"
 )

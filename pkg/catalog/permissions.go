@@ -39,12 +39,12 @@ func (c *Catalog) checkPermissions() Diagnostics {
 	return append(diags, c.checkComputedReach()...)
 }
 
-// checkComputedReach warns about mirror properties that read a blueprint
-// whose entities are restricted by read permissions the mirroring
-// blueprint does not share: computed properties are computed over the
-// whole catalog, so whoever reads the mirroring entity sees the restricted
-// one's value. (Aggregations only count, which a catalog often means to
-// show: they are left alone.)
+// checkComputedReach warns about mirror and aggregation properties that
+// read a blueprint whose entities are restricted by read permissions the
+// reading blueprint does not share: computed properties are computed over
+// the whole catalog, so whoever reads the reading entity sees the
+// restricted one's value, or a count, sum or average that includes the
+// entities hidden from them.
 func (c *Catalog) checkComputedReach() Diagnostics {
 	read := func(b *Blueprint) *ReadGrant {
 		if b == nil || b.Permissions == nil || b.Permissions.Entities == nil {
@@ -72,6 +72,15 @@ func (c *Catalog) checkComputedReach() Diagnostics {
 				diags = append(diags, Warningf(b.Doc.Pos("mirrorProperties", name, "path"), CodeComputedReach,
 					"blueprint %q: mirror property %s reads blueprint %q, whose read permissions %q does not share: "+
 						"whoever reads a %s sees it", id, name, t.Identifier, id, id))
+			}
+		}
+		for _, name := range sortedKeys(b.AggregationProperties) {
+			a := b.AggregationProperties[name]
+			if t := c.Blueprints[a.Target]; stricter(b, t) {
+				diags = append(diags, Warningf(b.Doc.Pos("aggregationProperties", name, "target"), CodeComputedReach,
+					"blueprint %q: aggregation property %s (%s) counts entities of blueprint %q, whose read permissions %q does not share: "+
+						"whoever reads a %s sees a result that includes the %s entities hidden from them",
+					id, name, a.CalculationSpec.Func, t.Identifier, id, id, t.Identifier))
 			}
 		}
 	}

@@ -128,7 +128,7 @@ func propertyType(p catalog.Property) string {
 // Patterns used for string formats CUE has no builtin for.
 const (
 	urlPattern   = `^[A-Za-z][A-Za-z0-9+.-]*://[^\s]+$`
-	emailPattern = `^[^@\s]+@[^@\s]+\.[^@\s]+$`
+	emailPattern = catalog.EmailPattern
 )
 
 func formatConstraint(format string) string {
@@ -137,10 +137,7 @@ func formatConstraint(format string) string {
 		return `(time.Time | time.Format("2006-01-02"))`
 	case "url":
 		return "=~" + strconv.Quote(urlPattern)
-	case "email", "idn-email", "user":
-		if format == "user" {
-			return ""
-		}
+	case "email", "idn-email", "user": // a user property holds the user's e-mail
 		return "=~" + strconv.Quote(emailPattern)
 	case "ipv4":
 		return "net.IPv4"
@@ -317,6 +314,10 @@ func explainValue(p catalog.Property, v any, sub []string) string {
 		case "email", "idn-email":
 			if !regexp.MustCompile(emailPattern).MatchString(s) {
 				return fmt.Sprintf("%q is not an e-mail address", s)
+			}
+		case "user":
+			if !regexp.MustCompile(emailPattern).MatchString(s) {
+				return fmt.Sprintf("%q is not a user's e-mail address", s)
 			}
 		case "ipv4":
 			return fmt.Sprintf("%q is not an IPv4 address", s)

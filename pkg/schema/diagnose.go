@@ -149,10 +149,22 @@ func friendly(msg string) string {
 	case strings.Contains(msg, "field not allowed"):
 		return "is not a known field here"
 	}
+	if m := runesRE.FindStringSubmatch(msg); m != nil {
+		switch {
+		case m[1] == "Min" && m[2] == "1":
+			return "must not be empty"
+		case m[1] == "Min":
+			return fmt.Sprintf("is shorter than the minimum of %s characters", m[2])
+		}
+		return fmt.Sprintf("is longer than the maximum of %s characters", m[2])
+	}
 	if m := invalidValueRE.FindStringSubmatch(msg); m != nil {
 		return fmt.Sprintf("%s does not match %s", m[1], m[2])
 	}
 	return msg
 }
 
-var invalidValueRE = regexp.MustCompile(`^invalid value (.+?) \(out of bound (.+)\)$`)
+var (
+	invalidValueRE = regexp.MustCompile(`^invalid value (.+?) \(out of bound (.+)\)$`)
+	runesRE        = regexp.MustCompile(`^invalid value .* \(does not satisfy strings\.(Min|Max)Runes\((\d+)\)\)$`)
+)

@@ -66,11 +66,21 @@ func (w *worker) checkValue(def cueValue, d *catalog.Document, value map[string]
 		label += " \"" + id + "\""
 	}
 	var out catalog.Diagnostics
-	var reported [][]string
+	var reported, removed [][]string
 	for round := 0; err != nil && round < maxRounds; round++ {
-		fresh := 0
+		fresh, escalated := 0, 0
 		for _, is := range issues(err) {
-			if covered(reported, is.path) {
+			if covered(removed, is.path) {
+				continue
+			}
+			if r := coveredBy(reported, is.path); r != nil {
+				// A blanked list item still fails (null is not an item
+				// value) and would hide the errors CUE reports after it:
+				// drop the whole list instead.
+				if n := len(r); n >= 2 && isIndex(r[n-1]) {
+					removed = append(removed, r[:n-1])
+					escalated++
+				}
 				continue
 			}
 			fresh++
@@ -84,10 +94,13 @@ func (w *worker) checkValue(def cueValue, d *catalog.Document, value map[string]
 			}
 			out = append(out, catalog.Errorf(position(d, is), code, "%s: %s", label, msg))
 		}
-		if fresh == 0 {
+		if fresh == 0 && escalated == 0 {
 			break
 		}
 		for _, p := range reported {
+			value = without(value, p)
+		}
+		for _, p := range removed {
 			value = without(value, p)
 		}
 		err = def.Unify(w.ctx.Encode(value)).Validate(concrete...)
@@ -110,12 +123,22 @@ func describeIssue(is cueIssue) string {
 
 // covered reports whether path p is, or lies under, a reported path.
 func covered(reported [][]string, p []string) bool {
+	return coveredBy(reported, p) != nil
+}
+
+// coveredBy returns the reported path that p is, or lies under, or nil.
+func coveredBy(reported [][]string, p []string) []string {
 	for _, r := range reported {
 		if len(r) <= len(p) && slices.Equal(r, p[:len(r)]) {
-			return true
+			return r
 		}
 	}
-	return false
+	return nil
+}
+
+func isIndex(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
 }
 
 // without returns a copy of m with the value at path removed, copying only

@@ -106,9 +106,9 @@ func (v *Validator) ValidateEntities(ctx context.Context, cat *catalog.Catalog, 
 						w.learn(c.memo, val)
 					}
 				}
-				if len(ds) == 0 {
-					ds = w.policy(policies, e)
-				}
+				// Policies run whatever the schema found: every error in
+				// one run, not the policy breach after the typo is fixed.
+				ds = append(ds, w.policy(policies, e, len(ds) > 0)...)
 				local = append(local, ds...)
 			}
 			mu.Lock()
@@ -191,7 +191,10 @@ func (w *worker) compilePolicy(f *catalog.File) (cue.Value, error) {
 
 // policy checks entity e against every policy file's constraint for its
 // blueprint: the top-level field named after the blueprint identifier.
-func (w *worker) policy(files []*catalog.File, e *catalog.Entity) catalog.Diagnostics {
+// When the schema already failed the entity (schemaFailed), a policy that
+// cannot decide (it reads a field the entity lacks, most often one the
+// schema just reported missing) says nothing more: its breaches still show.
+func (w *worker) policy(files []*catalog.File, e *catalog.Entity, schemaFailed bool) catalog.Diagnostics {
 	var out catalog.Diagnostics
 	for _, f := range files {
 		pv, err := w.compilePolicy(f)
@@ -208,6 +211,9 @@ func (w *worker) policy(files []*catalog.File, e *catalog.Entity) catalog.Diagno
 			continue
 		}
 		for _, is := range issues(err) {
+			if schemaFailed && undecided(is.msg) {
+				continue
+			}
 			if len(is.path) > 0 && is.path[0] == e.Blueprint {
 				is.path = is.path[1:] // the policy's own blueprint field
 			}
@@ -220,6 +226,17 @@ func (w *worker) policy(files []*catalog.File, e *catalog.Entity) catalog.Diagno
 		}
 	}
 	return out
+}
+
+// undecided reports whether a CUE message says a value was missing rather
+// than wrong (an incomplete evaluation).
+func undecided(msg string) bool {
+	for _, m := range []string{"cannot reference optional field", "incomplete value", "non-concrete value", "undefined field"} {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // entityValue returns the entity document as CUE sees it: explicit nulls

@@ -62,14 +62,14 @@ const (
 )
 
 // fixedFields are the fields of every entity, with their constraints. The
-// title's is by length because #Title is string & strings.MaxRunes(100)
+// title's is by length because #Title is a string of 1..100 runes
 // (TestMemo_TitleIsLengthOnly holds the schema to it).
 var fixedFields = []struct {
 	field string
 	class fieldClass
 }{
 	{"identifier", fieldClass{"#EntityID", byValue}},
-	{"title", fieldClass{"#Title & strings.MinRunes(1)", byLength}},
+	{"title", fieldClass{"#Title", byLength}},
 	{"icon", fieldClass{"string", byType}},
 	{"team", fieldClass{"string", byType}},
 	{"blueprint", fieldClass{"#BlueprintID", byValue}},

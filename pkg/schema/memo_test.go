@@ -78,7 +78,7 @@ relations:
 }
 
 // TestMemo_TitleIsLengthOnly holds #Title to what the memo assumes when it
-// judges titles by their length: a string of at most 100 runes. Should
+// judges titles by their length: a string of 1..100 runes. Should
 // #Title gain a pattern or a format, the title's class in fixedFields must
 // become byValue.
 func TestMemo_TitleIsLengthOnly(t *testing.T) {
@@ -92,7 +92,7 @@ func TestMemo_TitleIsLengthOnly(t *testing.T) {
 			def = strings.Join(strings.Fields(rest), " ")
 		}
 	}
-	if def != "string & strings.MaxRunes(100)" {
+	if def != "string & strings.MinRunes(1) & strings.MaxRunes(100)" {
 		t.Errorf("#Title is %q; the memo judges titles by length only (see fixedFields)", def)
 	}
 }
