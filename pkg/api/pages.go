@@ -51,8 +51,9 @@ func (s *Server) pagePermissions(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	s.read(w, r, nil, func(rd *reader) (any, error) {
 		if catalog.IsSystemPage(id) {
-			return nil, errorf(kindInvalidRequest, "%q is one of berth's system pages: only Admins read it, and its "+
-				"permissions can be neither read nor changed", id)
+			// berth's own pages: fixed, Admins only, whether or not a
+			// catalog file describes them (it may not set permissions).
+			return map[string]any{"read": catalog.PermissionSet{Roles: []string{catalog.RoleAdmin}}.Lists()}, nil
 		}
 		o, err := rd.object(index.KindPage, "", id)
 		if err != nil {
