@@ -96,17 +96,24 @@ func snapshotOf(cat *catalog.Catalog) (index.Snapshot, error) {
 	}
 	for _, e := range cat.Entities {
 		snap.Upserts = append(snap.Upserts, index.Upsert{Entity: e, Computed: vals[e.Key()]})
-		es := index.EntityScores{Key: e.Key()}
-		for id, r := range ev.Results[e.Key()] {
-			ir := index.ScorecardResult{Scorecard: id, Level: r.Level, LevelIndex: r.LevelIndex, Passed: r.Passed(), Total: len(r.Rules)}
-			for _, rr := range r.Rules {
-				ir.Rules = append(ir.Rules, index.RuleResult{Rule: rr.Identifier, Status: string(rr.Status), Exempt: rr.Exempt})
-			}
-			es.Results = append(es.Results, ir)
-		}
-		snap.Scores = append(snap.Scores, es)
+		snap.Scores = append(snap.Scores, entityScores(ev, e.Key()))
 	}
 	return snap, nil
+}
+
+// entityScores turns an entity's evaluation into the index's form, as the
+// reconciler does.
+func entityScores(ev *scorecard.Evaluation, k catalog.EntityKey) index.EntityScores {
+	es := index.EntityScores{Key: k}
+	for id, r := range ev.Results[k] {
+		ir := index.ScorecardResult{Scorecard: id, Level: r.Level, LevelIndex: r.LevelIndex, Passed: r.Passed(), Total: len(r.Rules)}
+		for _, rr := range r.Rules {
+			ir.Rules = append(ir.Rules, index.RuleResult{Rule: rr.Identifier, Status: string(rr.Status), Exempt: rr.Exempt,
+				EnforceFrom: rr.EnforceFrom})
+		}
+		es.Results = append(es.Results, ir)
+	}
+	return es
 }
 
 func openDB(tb testing.TB) *index.DB {

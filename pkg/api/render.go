@@ -94,6 +94,9 @@ type ruleScore struct {
 	Status     string `json:"status"`
 	Level      string `json:"level"`
 	Exempt     bool   `json:"exempt,omitempty"`
+	// EnforceFrom is berth's: the failing rule is not enforced before
+	// this date and did not lower the level.
+	EnforceFrom string `json:"enforceFrom,omitempty"`
 }
 
 // entities renders index entities in Port's shape, with their scorecards
@@ -344,7 +347,7 @@ func (rd *reader) scorecards(blueprint string, scores []index.ScorecardResult) (
 			rs := ruleScore{Identifier: id, Status: "SUCCESS"}
 			// Few rules are listed: a scan beats building a map.
 			if i := slices.IndexFunc(r.Rules, func(rr index.RuleResult) bool { return rr.Rule == id }); i >= 0 {
-				rs.Status, rs.Exempt = r.Rules[i].Status, r.Rules[i].Exempt
+				rs.Status, rs.Exempt, rs.EnforceFrom = r.Rules[i].Status, r.Rules[i].Exempt, r.Rules[i].EnforceFrom
 			}
 			if sm != nil {
 				rs.Level = sm.ruleLevel[id]

@@ -139,7 +139,9 @@ type summaryPoint struct {
 // same at every commit that changed a result (the last `points`, default
 // 100), replayed from the scorecard history. Only the entities the caller
 // may read count, now and in the history (the history of those it may
-// read now; deleted ones' history is for unrestricted callers).
+// read now; deleted ones' history is for unrestricted callers). A rule
+// failing before its enforceFrom date counts as failed in the pass rates,
+// as it reports; the levels are those scored, which it did not lower.
 func (s *Server) scorecardSummary(w http.ResponseWriter, r *http.Request) {
 	bp, sc := r.PathValue("bp"), r.PathValue("sc")
 	points, err := intParam(r.URL.Query(), "points", 100, 1, 1000)

@@ -119,6 +119,10 @@ type RuleResult struct {
 	Rule   string
 	Status string // SUCCESS | FAILURE
 	Exempt bool
+	// EnforceFrom is set on a failing rule that is not enforced before this
+	// date (the rule's enforceFrom): it is reported but did not lower the
+	// level. Empty when the rule is enforced.
+	EnforceFrom string
 }
 
 // ApplyResult says what Apply did.

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/berth-dev/berth/pkg/catalog"
 	"github.com/berth-dev/berth/pkg/index"
 )
 
@@ -91,6 +94,58 @@ func TestOpen(t *testing.T) {
 		mustApply(t, db, rev(1), snapshot(3, 1))
 		if got, want := userVersion(t, path), index.SchemaVersion(); got != want {
 			t.Errorf("user_version = %d, want %d", got, want)
+		}
+	})
+	t.Run("FromVersion3", func(t *testing.T) {
+		// An index at 0003 with a scored entity gains 0004: the old rule
+		// rows read as enforced, and new ones keep their deadline.
+		path := filepath.Join(t.TempDir(), "berth.db")
+		raw, err := sql.Open("sqlite3", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"0001_init.sql", "0002_history_indexes.sql", "0003_audit.sql"} {
+			schema, err := index.ReadMigration(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := raw.Exec(schema); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+		if _, err := raw.Exec(`PRAGMA user_version = 3;
+			INSERT INTO entities (id, blueprint, identifier, file, line, doc) VALUES (1, 'service', 'old', 'old.yaml', 1, '{}');
+			INSERT INTO scorecard_results VALUES (1, 'prod', 'Bronze', 1, 1, 2);
+			INSERT INTO scorecard_rule_results (entity_id, scorecard, rule, status, exempt) VALUES (1, 'prod', 'r1', 'SUCCESS', 0), (1, 'prod', 'r2', 'FAILURE', 0);`); err != nil {
+			t.Fatal(err)
+		}
+		if err := raw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		db := openPath(t, path)
+		if got, want := userVersion(t, path), index.SchemaVersion(); got != want || want < 4 {
+			t.Errorf("user_version = %d, want %d (>= 4)", got, want)
+		}
+		got, err := db.Scores(ctx, "service", "old")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []index.ScorecardResult{{Scorecard: "prod", Level: "Bronze", LevelIndex: 1, Passed: 1, Total: 2,
+			Rules: []index.RuleResult{{Rule: "r1", Status: "SUCCESS"}, {Rule: "r2", Status: "FAILURE"}}}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("scores written at version 3 (-want +got):\n%s", diff)
+		}
+		s := snapshot(1, 1)
+		s.Scorecards = []*catalog.Scorecard{{Identifier: "prod", Blueprint: "service"}}
+		s.Scores = []index.EntityScores{{Key: catalog.EntityKey{Blueprint: "service", Identifier: "svc-000000"},
+			Results: []index.ScorecardResult{{Scorecard: "prod", Level: "Gold", LevelIndex: 3, Passed: 1, Total: 2,
+				Rules: []index.RuleResult{{Rule: "r1", Status: "SUCCESS"}, {Rule: "r2", Status: "FAILURE", EnforceFrom: "2026-06-01"}}}}}}
+		mustApply(t, db, rev(2), s)
+		if got, err = db.Scores(ctx, "service", "svc-000000"); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(s.Scores[0].Results, got); diff != "" {
+			t.Errorf("scores written at version 4 (-want +got):\n%s", diff)
 		}
 	})
 	t.Run("TooNew", func(t *testing.T) {

@@ -304,7 +304,7 @@ func (db *DB) Scores(ctx context.Context, blueprint, identifier string) ([]Score
 			return err
 		}
 		for i := range out {
-			rows, err := tx.QueryContext(ctx, `SELECT rr.rule, rr.status, rr.exempt FROM scorecard_rule_results rr
+			rows, err := tx.QueryContext(ctx, `SELECT rr.rule, rr.status, rr.exempt, rr.enforce_from FROM scorecard_rule_results rr
 				JOIN entities e ON e.id = rr.entity_id
 				WHERE e.blueprint = ? AND e.identifier = ? AND rr.scorecard = ? ORDER BY rr.rule`,
 				blueprint, identifier, out[i].Scorecard)
@@ -313,7 +313,10 @@ func (db *DB) Scores(ctx context.Context, blueprint, identifier string) ([]Score
 			}
 			if out[i].Rules, err = collect(rows, func(rows *sql.Rows) (RuleResult, error) {
 				var r RuleResult
-				return r, rows.Scan(&r.Rule, &r.Status, &r.Exempt)
+				var from sql.NullString
+				err := rows.Scan(&r.Rule, &r.Status, &r.Exempt, &from)
+				r.EnforceFrom = from.String
+				return r, err
 			}); err != nil {
 				return err
 			}

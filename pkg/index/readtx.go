@@ -187,7 +187,7 @@ func ScoresTx(ctx context.Context, tx *sql.Tx, ids []int64) (map[int64][]Scoreca
 	// any comes once, with NULL rule columns).
 	err := chunks(ids, func(_ []int64, ph string, args []any) error {
 		rows, err := tx.QueryContext(ctx, `SELECT r.entity_id, r.scorecard, r.level, r.level_index, r.passed, r.total,
-			rr.rule, rr.status, rr.exempt
+			rr.rule, rr.status, rr.exempt, rr.enforce_from
 			FROM scorecard_results r LEFT JOIN scorecard_rule_results rr
 				ON rr.entity_id = r.entity_id AND rr.scorecard = r.scorecard AND (rr.status <> 'SUCCESS' OR rr.exempt <> 0)
 			WHERE r.entity_id IN (`+ph+`) ORDER BY r.entity_id, r.scorecard, rr.rule`, args...)
@@ -197,9 +197,10 @@ func ScoresTx(ctx context.Context, tx *sql.Tx, ids []int64) (map[int64][]Scoreca
 		_, err = collect(rows, func(rows *sql.Rows) (struct{}, error) {
 			var id int64
 			var r ScorecardResult
-			var rule, status sql.NullString
+			var rule, status, from sql.NullString
 			var exempt sql.NullBool
-			if err := rows.Scan(&id, &r.Scorecard, &r.Level, &r.LevelIndex, &r.Passed, &r.Total, &rule, &status, &exempt); err != nil {
+			if err := rows.Scan(&id, &r.Scorecard, &r.Level, &r.LevelIndex, &r.Passed, &r.Total, &rule, &status, &exempt,
+				&from); err != nil {
 				return struct{}{}, err
 			}
 			res := out[id]
@@ -208,7 +209,8 @@ func ScoresTx(ctx context.Context, tx *sql.Tx, ids []int64) (map[int64][]Scoreca
 			}
 			if rule.Valid {
 				last := &res[len(res)-1]
-				last.Rules = append(last.Rules, RuleResult{Rule: rule.String, Status: status.String, Exempt: exempt.Bool})
+				last.Rules = append(last.Rules, RuleResult{Rule: rule.String, Status: status.String, Exempt: exempt.Bool,
+					EnforceFrom: from.String})
 			}
 			out[id] = res
 			return struct{}{}, nil

@@ -45,8 +45,8 @@ func (a *applier) scoreStatements() (*scoreStmts, error) {
 	}{
 		{&ss.results, "scorecard results", 6, insertRows(`INSERT OR REPLACE INTO scorecard_results (entity_id,
 			scorecard, level, level_index, passed, total)`, 6, "")},
-		{&ss.rules, "scorecard rule results", 5, insertRows(`INSERT OR REPLACE INTO scorecard_rule_results
-			(entity_id, scorecard, rule, status, exempt)`, 5, "")},
+		{&ss.rules, "scorecard rule results", 6, insertRows(`INSERT OR REPLACE INTO scorecard_rule_results
+			(entity_id, scorecard, rule, status, exempt, enforce_from)`, 6, "")},
 		{&ss.history, "scorecard history", 8, insertRows(`INSERT INTO scorecard_history (blueprint, identifier,
 			scorecard, revision_id, commit_hash, level, failing_rules, at)`, 8, "")},
 	} {
@@ -101,7 +101,11 @@ func (a *applier) scoreRowsOf(es *EntityScores, bufs *rowBufs) *scoreRows {
 		sc := a.boxes.of(r.Scorecard)
 		sr.results = append(sr.results, nil, sc, a.boxes.of(r.Level), int64(r.LevelIndex), int64(r.Passed), int64(r.Total))
 		for _, rr := range r.Rules {
-			sr.rules = append(sr.rules, nil, sc, a.boxes.of(rr.Rule), a.boxes.of(rr.Status), boolInt(rr.Exempt))
+			var from any // NULL: enforced
+			if rr.EnforceFrom != "" {
+				from = a.boxes.of(rr.EnforceFrom)
+			}
+			sr.rules = append(sr.rules, nil, sc, a.boxes.of(rr.Rule), a.boxes.of(rr.Status), boolInt(rr.Exempt), from)
 		}
 		sr.cur[r.Scorecard] = historyState{level: r.Level, failing: failingRules(r.Rules)}
 	}
@@ -178,7 +182,7 @@ func (a *applier) scores() error {
 }
 
 // boxes holds strings boxed into interfaces once: scorecard, rule and level
-// names and statuses repeat in every entity's result rows, and boxing a
+// names, statuses and rule deadlines repeat in every entity's result rows, and boxing a
 // string allocates. It is filled before the pipeline starts and only read
 // after, so its workers share it.
 type boxes map[string]any
@@ -201,8 +205,8 @@ func (b boxes) add(scores []EntityScores) {
 				}
 			}
 			for _, rr := range r.Rules {
-				for _, s := range []string{rr.Rule, rr.Status} {
-					if _, ok := b[s]; !ok {
+				for _, s := range []string{rr.Rule, rr.Status, rr.EnforceFrom} {
+					if _, ok := b[s]; !ok && s != "" {
 						b[s] = s
 					}
 				}

@@ -2,6 +2,7 @@ package index_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -92,5 +93,79 @@ func TestDB_ScorecardHistory(t *testing.T) {
 	mustApply(t, db, rev(8), index.Snapshot{Blueprints: blueprints()})
 	if scores, err := db.Scores(ctx, "service", "svc-000000"); err != nil || len(scores) != 0 {
 		t.Errorf("scores after the scorecard is gone = %v, %v", scores, err)
+	}
+}
+
+// TestDB_EnforceFrom writes a failing rule that is not enforced yet through
+// each write path — a bulk load, an upserted entity's scores, and scores of
+// an entity the revision does not upsert — and reads it back from both
+// readers; scored again as enforced, the rule loses its date.
+func TestDB_EnforceFrom(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	scorecards := []*catalog.Scorecard{{Identifier: "prod", Blueprint: "service"}}
+	result := func(from string) []index.ScorecardResult {
+		return []index.ScorecardResult{{Scorecard: "prod", Level: "Gold", LevelIndex: 3, Passed: 1, Total: 2,
+			Rules: []index.RuleResult{{Rule: "r1", Status: "SUCCESS"}, {Rule: "r2", Status: "FAILURE", EnforceFrom: from}}}}
+	}
+	const n = 2500 // above the bulk load threshold
+	bulk := snapshot(n, 1)
+	bulk.Scorecards = scorecards
+	for i := range n {
+		bulk.Scores = append(bulk.Scores, index.EntityScores{Key: service(i, n, 1).Key(), Results: result("2026-06-01")})
+	}
+	upsert := index.Snapshot{Blueprints: blueprints(), Scorecards: scorecards,
+		Upserts: []index.Upsert{{Entity: service(1, n, 2)}},
+		Scores:  []index.EntityScores{{Key: key("service", "svc-000001"), Results: result("2026-07-01T00:00:00Z")}}}
+	rescore := index.Snapshot{Blueprints: blueprints(), Scorecards: scorecards,
+		Scores: []index.EntityScores{{Key: key("service", "svc-000002"), Results: result("2026-08-01")}}}
+	enforced := index.Snapshot{Blueprints: blueprints(), Scorecards: scorecards,
+		Scores: []index.EntityScores{{Key: key("service", "svc-000000"), Results: result("")}}}
+	steps := []struct {
+		name string
+		snap index.Snapshot
+		id   string
+		want string
+	}{
+		{"BulkLoad", bulk, "svc-000000", "2026-06-01"},
+		{"Upsert", upsert, "svc-000001", "2026-07-01T00:00:00Z"},
+		{"Rescore", rescore, "svc-000002", "2026-08-01"},
+		{"Enforced", enforced, "svc-000000", ""},
+	}
+	for i, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			mustApply(t, db, rev(i+1), st.snap)
+			want := result(st.want)
+			got, err := db.Scores(ctx, "service", st.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Scores (-want +got):\n%s", diff)
+			}
+			e, err := db.Entity(ctx, "service", st.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var listed map[int64][]index.ScorecardResult
+			if err := db.ReadTx(ctx, func(tx *sql.Tx) error {
+				listed, err = index.ScoresTx(ctx, tx, []int64{e.ID})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			want[0].Rules = want[0].Rules[1:] // ScoresTx lists the rules that did not pass
+			if diff := cmp.Diff(want, listed[e.ID]); diff != "" {
+				t.Errorf("ScoresTx (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// The bulk load's other entities keep theirs.
+	got, err := db.Scores(ctx, "service", "svc-002499")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(result("2026-06-01"), got); diff != "" {
+		t.Errorf("svc-002499 (-want +got):\n%s", diff)
 	}
 }

@@ -524,3 +524,44 @@ func TestReconcile_ExemptionExpires(t *testing.T) {
 		t.Fatalf("index (-full +incremental):\n%s", diff)
 	}
 }
+
+// TestReconcile_EnforceFromPasses checks that a rule's deadline reaches the
+// index with its failing result, and that a commit made after the deadline
+// re-scores the entity, which it does not touch, as a full build would.
+func TestReconcile_EnforceFromPasses(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	files := base()
+	files["scorecards/ready.yaml"] = []byte(strings.Replace(card, "{identifier: scaled, level: Silver,",
+		`{identifier: scaled, level: Silver, enforceFrom: "2026-03-10",`, 1))
+	f := newFixture(t, files, reconcile.Options{Now: clock})
+	f.reconcile()
+	scaled := func(sc []index.ScorecardResult) index.RuleResult {
+		for _, r := range sc[0].Rules {
+			if r.Rule == "scaled" {
+				return r
+			}
+		}
+		return index.RuleResult{}
+	}
+	sc, err := f.db.Scores(ctx, "service", "b")
+	if err != nil || len(sc) != 1 || sc[0].Level != "Gold" || scaled(sc) != (index.RuleResult{Rule: "scaled", Status: "FAILURE", EnforceFrom: "2026-03-10"}) {
+		t.Errorf("b before the deadline: %+v, %v", sc, err)
+	}
+	now = now.AddDate(0, 0, 20)
+	f.commit("d", map[string][]byte{"entities/service/d.yaml": entity("d", "gold", 4)})
+	if res := f.reconcile(); res.Status != index.StatusApplied || !res.Incremental {
+		t.Fatalf("%+v", res)
+	}
+	sc, err = f.db.Scores(ctx, "service", "b")
+	if err != nil || len(sc) != 1 || sc[0].Level != "Bronze" || scaled(sc) != (index.RuleResult{Rule: "scaled", Status: "FAILURE"}) {
+		t.Errorf("b after the deadline: %+v, %v", sc, err)
+	}
+	full := &fixture{t: t, remote: f.remote}
+	full.open(filepath.Join(t.TempDir(), "full.db"), reconcile.Options{Now: clock})
+	full.reconcile()
+	if diff := cmp.Diff(dumpIndex(t, full.db), dumpIndex(t, f.db)); diff != "" {
+		t.Fatalf("index (-full +incremental):\n%s", diff)
+	}
+}

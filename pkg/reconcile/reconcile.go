@@ -327,7 +327,8 @@ func (r *Reconciler) snapshot(n *next) (snap index.Snapshot, deleted, total int)
 func toIndexScore(id string, r scorecard.Result) index.ScorecardResult {
 	out := index.ScorecardResult{Scorecard: id, Level: r.Level, LevelIndex: r.LevelIndex, Passed: r.Passed(), Total: len(r.Rules)}
 	for _, rr := range r.Rules {
-		out.Rules = append(out.Rules, index.RuleResult{Rule: rr.Identifier, Status: string(rr.Status), Exempt: rr.Exempt})
+		out.Rules = append(out.Rules, index.RuleResult{Rule: rr.Identifier, Status: string(rr.Status), Exempt: rr.Exempt,
+			EnforceFrom: rr.EnforceFrom})
 	}
 	return out
 }

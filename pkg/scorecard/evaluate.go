@@ -241,7 +241,7 @@ func (c *card) evaluate(env *query.Env, e *catalog.Entity, now time.Time) (res R
 			if ex, ok := c.exemptions[exemptKey{e.Identifier, r.def.Identifier}]; ok && !expired(ex, now) {
 				rr.Status, rr.Exempt, rr.Reason = Success, true, exemptionReason(ex)
 			} else if !r.enforceFrom.IsZero() && now.Before(r.enforceFrom) {
-				rr.NotEnforced = true
+				rr.NotEnforced, rr.EnforceFrom = true, r.def.EnforceFrom
 				rr.Reason = fmt.Sprintf("enforced from %s", r.enforceFrom.Format(time.DateOnly))
 			}
 		}

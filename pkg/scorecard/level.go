@@ -23,8 +23,10 @@ type RuleResult struct {
 	Exempt bool   `json:"exempt,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	// NotEnforced is set when the rule failed before its enforceFrom date:
-	// it is reported as FAILURE but does not lower the level.
-	NotEnforced bool `json:"notEnforced,omitempty"`
+	// it is reported as FAILURE but does not lower the level. EnforceFrom
+	// is then that date, as the scorecard writes it.
+	NotEnforced bool   `json:"notEnforced,omitempty"`
+	EnforceFrom string `json:"enforceFrom,omitempty"`
 	// Error holds why the rule could not be evaluated (it then fails).
 	Error string `json:"error,omitempty"`
 }

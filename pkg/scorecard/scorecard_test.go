@@ -174,6 +174,9 @@ exemptions:
 			if r.Rules[1].Status != scorecard.Failure || r.Rules[1].NotEnforced == tt.enforcing {
 				t.Errorf("rb = %+v, want FAILURE with NotEnforced=%v", r.Rules[1], !tt.enforcing)
 			}
+			if want := map[bool]string{false: "2026-06-01"}[tt.enforcing]; r.Rules[1].EnforceFrom != want {
+				t.Errorf("rb.EnforceFrom = %q, want %q", r.Rules[1].EnforceFrom, want)
+			}
 		})
 	}
 }
