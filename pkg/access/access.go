@@ -420,14 +420,14 @@ func blueprintIn(bps []any) *query.Rule {
 // blueprintAll reports whether s reads every entity of bp by role, user or
 // team alone.
 func (r *Rules) blueprintAll(s Subject, bp string) bool {
-	if slices.ContainsFunc(s.Roles, func(role string) bool { return catalog.Moderates(role, bp) }) {
+	if s.Has(bp + catalog.ModeratorSuffix) {
 		return true
 	}
 	g := r.grants[bp]
 	if g == nil {
 		return s.Has(catalog.RoleMember)
 	}
-	return intersectsRoles(g.Roles, s.Roles) || (s.User != "" && slices.Contains(g.Users, s.User)) || intersects(g.Teams, s.Teams)
+	return intersects(g.Roles, s.Roles) || (s.User != "" && slices.Contains(g.Users, s.User)) || intersects(g.Teams, s.Teams)
 }
 
 // CanReadPage reports whether s may see page p: Admins see every page,
@@ -451,18 +451,8 @@ func (r *Rules) CanReadPage(s Subject, p *catalog.Page) bool {
 		}
 	}
 	perm := p.ReadPermissions()
-	return intersectsRoles(perm.Roles, s.Roles) || (s.User != "" && slices.Contains(perm.Users, s.User)) ||
+	return intersects(perm.Roles, s.Roles) || (s.User != "" && slices.Contains(perm.Users, s.User)) ||
 		intersects(perm.Teams, s.Teams)
-}
-
-// intersectsRoles is intersects for role names (catalog.SameRole).
-func intersectsRoles(a, b []string) bool {
-	for _, x := range a {
-		if slices.ContainsFunc(b, func(y string) bool { return catalog.SameRole(x, y) }) {
-			return true
-		}
-	}
-	return false
 }
 
 func intersects(a, b []string) bool {

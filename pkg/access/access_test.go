@@ -73,9 +73,6 @@ properties: {port_role: Admin, github: "@TheAdmin"}
 identifier: mod@example.com
 properties: {roles: [service-moderator]}
 ---
-identifier: mod2@example.com
-properties: {roles: [Service-Moderator, Services-Moderator]}
----
 identifier: tom@example.com
 properties: {roles: [viewer]}
 ---
@@ -234,9 +231,6 @@ func TestRules_Policy(t *testing.T) {
 		{"Admin", "admin@example.com", every},
 		{"CustomAdminRole", "root@example.com", every},
 		{"Moderator", "mod@example.com", []string{"service/cart", "service/orphan", "service/pay-api"}},
-		// A moderator role compares without case, as Port capitalises it;
-		// Services-Moderator (a plural) names no blueprint and grants nothing.
-		{"ModeratorWithoutCase", "mod2@example.com", []string{"service/cart", "service/orphan", "service/pay-api"}},
 		// A role that grants pages only, and a user listed by e-mail.
 		{"ListedUser", "tom@example.com", []string{"secret/key-1"}},
 		{"ListedTeam", "plat@example.com", []string{"secret/key-1"}},
@@ -374,8 +368,6 @@ func TestRules_CanReadPage(t *testing.T) {
 		{"SeedStart", page("p", seedStart), []string{"admin", "ana", "member", "tom"}},
 		{"AddModeratorRole", page("p", &catalog.PermissionSet{Roles: []string{"Admin", "Member", "service-moderator"}}),
 			[]string{"admin", "ana", "member", "mod", "tom"}},
-		{"AddModeratorRoleCapitalised", page("p", &catalog.PermissionSet{Roles: []string{"Admin", "Service-Moderator"}}),
-			[]string{"admin", "mod", "tom"}},
 		{"RemoveMember", page("p", &catalog.PermissionSet{Roles: []string{"Admin"}}), []string{"admin", "tom"}},
 		{"AddUsers", page("p", &catalog.PermissionSet{Roles: []string{"Admin"}, Users: []string{"mod@example.com"}}),
 			[]string{"admin", "mod", "tom"}},

@@ -8,18 +8,16 @@ import (
 )
 
 // CodeUnknownRole marks a role name that grants nothing: not Admin, Member,
-// "<blueprint>-moderator" of a blueprint of the catalog (without case:
-// "Service-Moderator" moderates blueprint service), or a role of roles/.
-// It is a warning, as such a name only fails to grant access.
+// "<blueprint>-moderator" of a blueprint of the catalog, or a role of
+// roles/. It is a warning, as such a name only fails to grant access.
 const CodeUnknownRole = "unknown-role"
 
 // roleNames warns about role names that grant nothing where the catalog
 // hands out roles: a _user entity's port_role and roles properties, a
 // blueprint's permissions.entities.read.roles and a page's
 // permissions.read and permissions.update roles. Role names are compared
-// as access does (exactly, but a moderator role without case), so the
-// suggestion names a known role that differs only by case first, then one
-// a small edit away. A user's value
+// exactly, as access does, so the suggestion names a known role that
+// differs only by case first, then one a small edit away. A user's value
 // outside the enum of its property in the _user blueprint (port_role is
 // Admin or Member) is left to the entity schema, which rejects it.
 func (ck *checker) roleNames() {
@@ -32,7 +30,7 @@ func (ck *checker) roleNames() {
 	}
 	names := sortedKeys(known)
 	warn := func(d *Document, what, role string, path ...string) {
-		if role == "" || known[role] || slices.ContainsFunc(names, func(n string) bool { return SameRole(n, role) }) {
+		if role == "" || known[role] {
 			return
 		}
 		hint := ""

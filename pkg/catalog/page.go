@@ -1,11 +1,8 @@
 package catalog
 
-import "strings"
-
 // Built-in roles. Admin may do everything; Member is the role of a user
 // whose _user entity names none. A role named "<blueprint>-moderator"
-// (compared without case, see Moderates) reads every entity of that
-// blueprint.
+// reads every entity of that blueprint.
 const (
 	RoleAdmin  = "Admin"
 	RoleMember = "Member"
@@ -13,24 +10,6 @@ const (
 
 // ModeratorSuffix ends the name of a blueprint's moderator role.
 const ModeratorSuffix = "-moderator"
-
-// Moderates reports whether role is the moderator role of blueprint bp:
-// "<bp>-moderator" compared without case, as Port's own documents write
-// moderator roles capitalised ("Service-Moderator"). Other role names are
-// compared exactly.
-func Moderates(role, bp string) bool {
-	return len(role) == len(bp)+len(ModeratorSuffix) && strings.EqualFold(role, bp+ModeratorSuffix)
-}
-
-// SameRole reports whether role names a and b name one role: they are
-// equal, or both are a moderator role ("...-moderator") equal without case.
-func SameRole(a, b string) bool {
-	if a == b {
-		return true
-	}
-	n := len(ModeratorSuffix)
-	return len(a) > n && strings.EqualFold(a[len(a)-n:], ModeratorSuffix) && strings.EqualFold(a, b)
-}
 
 // System pages are berth's own pages: the reconciler's status and the
 // audit log. Only Admins read them, and no catalog file may change their
