@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -108,7 +109,7 @@ func (v *Validator) ValidateEntities(ctx context.Context, cat *catalog.Catalog, 
 				}
 				// Policies run whatever the schema found: every error in
 				// one run, not the policy breach after the typo is fixed.
-				ds = append(ds, w.policy(policies, e, len(ds) > 0)...)
+				ds = append(ds, w.policy(policies, e, ds)...)
 				local = append(local, ds...)
 			}
 			mu.Lock()
@@ -191,10 +192,14 @@ func (w *worker) compilePolicy(f *catalog.File) (cue.Value, error) {
 
 // policy checks entity e against every policy file's constraint for its
 // blueprint: the top-level field named after the blueprint identifier.
-// When the schema already failed the entity (schemaFailed), a policy that
-// cannot decide (it reads a field the entity lacks, most often one the
-// schema just reported missing) says nothing more: its breaches still show.
-func (w *worker) policy(files []*catalog.File, e *catalog.Entity, schemaFailed bool) catalog.Diagnostics {
+// schemaDiags are the schema's findings for e. When there are any, a
+// policy that cannot decide (it reads a field the entity lacks, most often
+// one the schema just reported missing) says nothing more, and a policy
+// finding at the place of a schema finding is dropped: the value there is
+// already wrong ("replicas: two" is not a number; that it is also fewer
+// than the policy's minimum is noise). Other breaches still show.
+func (w *worker) policy(files []*catalog.File, e *catalog.Entity, schemaDiags catalog.Diagnostics) catalog.Diagnostics {
+	schemaFailed := len(schemaDiags) > 0
 	var out catalog.Diagnostics
 	for _, f := range files {
 		pv, err := w.compilePolicy(f)
@@ -221,7 +226,11 @@ func (w *worker) policy(files []*catalog.File, e *catalog.Entity, schemaFailed b
 			if where := pathString(is.path); where != "" && !strings.HasPrefix(msg, where) {
 				msg = where + ": " + msg
 			}
-			out = append(out, catalog.Errorf(position(e.Doc, is), catalog.CodePolicy,
+			pos := position(e.Doc, is)
+			if slices.ContainsFunc(schemaDiags, func(d catalog.Diagnostic) bool { return d.Position == pos }) {
+				continue
+			}
+			out = append(out, catalog.Errorf(pos, catalog.CodePolicy,
 				"entity %q breaks policy %s: %s", e.Identifier, f.Path, msg))
 		}
 	}
