@@ -45,19 +45,10 @@ func (p *publisher) checkRun(ctx context.Context) error {
 			return err
 		}
 	} else {
-		// The reused run completed on the previous attempt: it goes back
-		// to in_progress while this one works, as a new run starts, so
-		// that the checks UI does not show the old conclusion as this
-		// attempt's.
+		// The reused run is completed by the update below. It is not set
+		// back to in_progress first: GitHub does not reliably reopen a
+		// completed run, and a refusal would fail the whole publish.
 		p.res.CheckRunReused = true
-		if _, _, err := call(ctx, p.opts, "restart check run", func() (*github.CheckRun, *github.Response, error) {
-			return p.gh.Checks.UpdateCheckRun(ctx, owner, repo, run.GetID(), github.UpdateCheckRunOptions{
-				Name:   rep.Name,
-				Status: github.String("in_progress"),
-			})
-		}); err != nil {
-			return err
-		}
 	}
 	p.res.CheckRunID, p.res.CheckRunURL = run.GetID(), run.GetHTMLURL()
 
