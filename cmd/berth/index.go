@@ -71,7 +71,7 @@ already failed before: the index is not at the head), 2 usage.
 type indexReport struct {
 	// Commit is the branch head.
 	Commit string `json:"commit"`
-	// Status is applied, failed, held or error; for a head reconciled
+	// Status is applied, failed or held; for a head reconciled
 	// before, what happened then (applied or failed).
 	Status string `json:"status"`
 	// UpToDate is set when the head had been reconciled before: nothing
