@@ -333,10 +333,17 @@ func bulkForeignKeys(ctx context.Context, conn *sql.Conn, snap *Snapshot) (bool,
 // checks back on when bulkForeignKeys turned them off. A connection
 // database/sql discarded already (with a transaction its context ended)
 // is no error: the setting went with it.
+//
+// When the transaction was ended by its context, database/sql rolls it
+// back on a goroutine of its own, which may not have run yet; the pragma
+// is a no-op inside a transaction, so the transaction is rolled back here
+// first ("no transaction is active" otherwise, which is ignored).
 func release(c *sql.Conn, fkOff bool) error {
 	var errs []error
 	if fkOff {
-		_, err := c.ExecContext(context.Background(), "PRAGMA foreign_keys = ON")
+		ctx := context.Background()
+		_, _ = c.ExecContext(ctx, "ROLLBACK")
+		_, err := c.ExecContext(ctx, "PRAGMA foreign_keys = ON")
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.Close())
