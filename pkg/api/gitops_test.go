@@ -14,7 +14,6 @@ import (
 	"github.com/berth-dev/berth/pkg/edit"
 	"github.com/berth-dev/berth/pkg/gitsource"
 	"github.com/berth-dev/berth/pkg/index"
-	"github.com/berth-dev/berth/pkg/reconcile"
 	"github.com/berth-dev/berth/pkg/schema"
 )
 
@@ -65,24 +64,9 @@ func TestPagePermissions_GitOps(t *testing.T) {
 			`{"read":{"roles":["Admin"],"users":[],"teams":["identity"]}}`, []string{"admin", "dev"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			files := exampleFiles(t)
-			remote := filepath.Join(t.TempDir(), "catalog.git")
-			if _, err := gitsource.CommitFiles(ctx, remote, "main", files, "catalog", "Ada <ada@example.com>", epoch); err != nil {
-				t.Fatal(err)
-			}
-			repo, err := gitsource.Open(ctx, gitsource.Options{URL: "file://" + remote, DataDir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { repo.Close() })
-			db := openDB(t)
-			rec := reconcile.New(repo, db, v, reconcile.Options{Now: func() time.Time { return epoch }})
-			if res, err := rec.Reconcile(ctx); err != nil || res.Status != index.StatusApplied {
-				t.Fatalf("reconcile: %+v, %v", res, err)
-			}
-
+			remote, db, rec, _ := reconciledRemote(t)
 			fsys := fstest.MapFS{}
-			for p, data := range files {
+			for p, data := range exampleFiles(t) {
 				fsys[p] = &fstest.MapFile{Data: data}
 			}
 			ed, err := edit.Open(ctx, fsys, v)
