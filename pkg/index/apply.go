@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"slices"
@@ -330,29 +331,33 @@ func bulkForeignKeys(ctx context.Context, conn *sql.Conn, snap *Snapshot) (bool,
 }
 
 // release returns the writer connection to its pool, with its foreign key
-// checks back on when bulkForeignKeys turned them off. A connection
-// database/sql discarded already (with a transaction its context ended)
-// is no error: the setting went with it.
-//
-// When the transaction was ended by its context, database/sql rolls it
-// back on a goroutine of its own, which may not have run yet; the pragma
-// is a no-op inside a transaction, so the transaction is rolled back here
-// first ("no transaction is active" otherwise, which is ignored).
+// checks back on when bulkForeignKeys turned them off.
 func release(c *sql.Conn, fkOff bool) error {
 	var errs []error
 	if fkOff {
-		ctx := context.Background()
-		_, _ = c.ExecContext(ctx, "ROLLBACK")
-		_, err := c.ExecContext(ctx, "PRAGMA foreign_keys = ON")
+		errs = append(errs, connPragma(c, "PRAGMA foreign_keys = ON"))
+	}
+	if err := c.Close(); !errors.Is(err, sql.ErrConnDone) {
 		errs = append(errs, err)
 	}
-	errs = append(errs, c.Close())
-	for i, err := range errs {
-		if errors.Is(err, sql.ErrConnDone) {
-			errs[i] = nil
-		}
-	}
 	return errors.Join(errs...)
+}
+
+// connPragma runs a connection setting on c once its transaction is over.
+// When the transaction was ended by its context, database/sql rolls it
+// back on a goroutine of its own, which may not have run yet, and some
+// pragmas (foreign_keys) are no-ops inside a transaction: it is rolled
+// back here first ("no transaction is active" otherwise, ignored). A
+// connection database/sql discarded already is no error: the setting went
+// with it.
+func connPragma(c *sql.Conn, pragma string) error {
+	ctx := context.Background()
+	_, _ = c.ExecContext(ctx, "ROLLBACK")
+	_, err := c.ExecContext(ctx, pragma)
+	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) {
+		return nil
+	}
+	return err
 }
 
 // insertRevision writes an attempt's revision row and diagnostics.

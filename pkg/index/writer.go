@@ -782,16 +782,11 @@ func (a *applier) restoreCache() error {
 	// The value was read from SQLite as an integer. a.ctx is never
 	// cancelled: it is restored even when the apply ends because its
 	// context did.
-	_, err := a.tx.ExecContext(a.ctx, "PRAGMA cache_size = "+a.cacheSize)
+	pragma := "PRAGMA cache_size = " + a.cacheSize
+	_, err := a.tx.ExecContext(a.ctx, pragma)
 	if errors.Is(err, sql.ErrTxDone) {
-		// A transaction ended by its context may have given its
-		// connection back to the pool or had database/sql discard it,
-		// depending on the driver: set it on the connection, if it is
-		// still there.
-		_, err = a.conn.ExecContext(a.ctx, "PRAGMA cache_size = "+a.cacheSize)
-		if errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) {
-			err = nil
-		}
+		// The transaction ended with its context: on the connection.
+		err = connPragma(a.conn, pragma)
 	}
 	if err != nil {
 		return fmt.Errorf("restore cache size: %w", err)
