@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -149,9 +148,7 @@ func (a *app) runCheck(ctx context.Context, f checkFlags) error {
 
 	switch f.output {
 	case outputJSON:
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := writeJSONTo(a.stdout, rep); err != nil {
 			return err
 		}
 	case outputMarkdown:

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/berth-dev/berth/pkg/catalog"
@@ -12,12 +10,6 @@ import (
 	"github.com/berth-dev/berth/pkg/reconcile"
 	"github.com/spf13/cobra"
 )
-
-func writeJSONTo(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
 
 func (a *app) indexCmd() *cobra.Command {
 	var f sourceFlags

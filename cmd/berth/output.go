@@ -59,9 +59,7 @@ func plural(n int, one, many string) string {
 func writeDiagnostics(w io.Writer, format string, s summary) error {
 	switch format {
 	case outputJSON:
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		return writeJSONTo(w, s)
 	case outputGitHub:
 		for _, d := range s.Diagnostics {
 			fmt.Fprintln(w, githubCommand(d))
@@ -103,4 +101,11 @@ func escapeData(s string) string {
 
 func escapeProperty(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+}
+
+// writeJSONTo writes v as indented JSON, for --output json.
+func writeJSONTo(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -89,9 +88,7 @@ Exit status is 1 when the catalog has errors (nothing is scored then).`,
 				return err
 			}
 			if output == outputJSON {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return writeJSONTo(a.stdout, rows)
 			}
 			printScoreTable(a, rows)
 			return nil
