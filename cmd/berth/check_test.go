@@ -64,20 +64,9 @@ func exampleRepo(tb testing.TB, change func(files map[string][]byte) map[string]
 	tb.Helper()
 	ctx := context.Background()
 	repo = filepath.Join(tb.TempDir(), "repo.git")
-	files := map[string][]byte{}
-	root := "../../catalog-example"
-	err := fs.WalkDir(os.DirFS(root), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(filepath.Join(root, p))
-		files["catalog/"+p] = b
-		return err
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	files := exampleFiles(tb, "catalog/")
 	when := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	var err error
 	if base, err = gitsource.CommitFiles(ctx, repo, "main", files, "base", "Editor <editor@acme.test>", when); err != nil {
 		tb.Fatal(err)
 	}
@@ -86,6 +75,26 @@ func exampleRepo(tb testing.TB, change func(files map[string][]byte) map[string]
 		tb.Fatal(err)
 	}
 	return repo, base, head
+}
+
+// exampleFiles reads catalog-example's files, keyed by their slash path
+// under prefix.
+func exampleFiles(tb testing.TB, prefix string) map[string][]byte {
+	tb.Helper()
+	files := map[string][]byte{}
+	root := "../../catalog-example"
+	err := fs.WalkDir(os.DirFS(root), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(filepath.Join(root, p))
+		files[prefix+p] = b
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return files
 }
 
 // actionsEnv simulates a GitHub Actions job: the variables the runner sets

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -35,22 +34,7 @@ func TestServe_PortClient(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	remote := filepath.Join(dir, "catalog.git")
-	files := map[string][]byte{}
-	root := filepath.Join("..", "..", "catalog-example")
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		files[filepath.ToSlash(rel)], err = os.ReadFile(p)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := exampleFiles(t, "")
 	if _, err := gitsource.CommitFiles(ctx, remote, "main", files, "catalog-example", "Ada <ada@example.com>", time.Now()); err != nil {
 		t.Fatal(err)
 	}
