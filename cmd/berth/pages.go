@@ -124,10 +124,8 @@ reported on stderr and the exit status is 1.
 				}
 			}
 			if diags.HasErrors() {
-				for _, d := range diags {
-					if d.Severity == catalog.SeverityError {
-						fmt.Fprintln(a.stderr, d)
-					}
+				for _, d := range diags.Errors() {
+					fmt.Fprintln(a.stderr, d)
 				}
 				return errFindings
 			}

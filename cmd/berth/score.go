@@ -69,7 +69,7 @@ Exit status is 1 when the catalog has errors (nothing is scored then).`,
 				return err
 			}
 			if res.Diagnostics.HasErrors() {
-				_ = writeDiagnostics(a.stderr, outputText, newSummary(res.Catalog, errorsOnly(res.Diagnostics)))
+				_ = writeDiagnostics(a.stderr, outputText, newSummary(res.Catalog, res.Diagnostics.Errors()))
 				return errFindings
 			}
 			// Computed properties first, as berth check and the
@@ -80,7 +80,7 @@ Exit status is 1 when the catalog has errors (nothing is scored then).`,
 				return err
 			}
 			if s.diags.HasErrors() {
-				_ = writeDiagnostics(a.stderr, outputText, newSummary(res.Catalog, errorsOnly(s.diags)))
+				_ = writeDiagnostics(a.stderr, outputText, newSummary(res.Catalog, s.diags.Errors()))
 				return errFindings
 			}
 			rows, err := scoreRows(res.Catalog, s.side.Scores, bpFilter, scFilter, below)
@@ -100,17 +100,6 @@ Exit status is 1 when the catalog has errors (nothing is scored then).`,
 	cmd.Flags().StringVar(&below, "level-below", "", "only entities below this level (e.g. Silver)")
 	cmd.Flags().StringVar(&at, "at", "", "evaluate exemptions and deadlines as of this date (YYYY-MM-DD)")
 	return cmd
-}
-
-// errorsOnly returns the errors of ds, leaving warnings out.
-func errorsOnly(ds catalog.Diagnostics) catalog.Diagnostics {
-	var errs catalog.Diagnostics
-	for _, d := range ds {
-		if d.Severity == catalog.SeverityError {
-			errs = append(errs, d)
-		}
-	}
-	return errs
 }
 
 func scoreRows(cat *catalog.Catalog, ev *scorecard.Evaluation, bp, sc, below string) ([]scoreRow, error) {

@@ -106,6 +106,18 @@ func (ds Diagnostics) HasErrors() bool {
 	return slices.ContainsFunc(ds, func(d Diagnostic) bool { return d.Severity == SeverityError })
 }
 
+// Errors returns the errors of ds, in order, leaving warnings out; nil
+// when there are none.
+func (ds Diagnostics) Errors() Diagnostics {
+	var errs Diagnostics
+	for _, d := range ds {
+		if d.Severity == SeverityError {
+			errs = append(errs, d)
+		}
+	}
+	return errs
+}
+
 // Count returns the number of errors and warnings.
 func (ds Diagnostics) Count() (errors, warnings int) {
 	for _, d := range ds {

@@ -117,11 +117,7 @@ func (r *Reconciler) Status(ctx context.Context) (Status, error) {
 			if err != nil {
 				return Status{}, err
 			}
-			for _, d := range diags {
-				if d.Severity == catalog.SeverityError {
-					out.Errors = append(out.Errors, d)
-				}
-			}
+			out.Errors = append(out.Errors, diags.Errors()...)
 		}
 	}
 	for _, rv := range revs {
