@@ -399,9 +399,7 @@ func keepPacksOpen(repo *git.Repository, objects cache.Object) (*git.Repository,
 func openClone(dir, rawURL string, objects cache.Object) (*git.Repository, error) {
 	repo, err := git.PlainOpen(dir)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
-		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-			return nil, fmt.Errorf("create data directory: %w", err)
-		}
+		// Open created the data directory to lock the clone.
 		repo, err = git.PlainInit(dir, true)
 	}
 	if err != nil {
