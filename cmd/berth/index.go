@@ -82,8 +82,6 @@ type indexReport struct {
 	// Diagnostics are the head's errors and warnings (for a head that
 	// failed before, those recorded then).
 	Diagnostics catalog.Diagnostics `json:"diagnostics"`
-
-	duration time.Duration
 }
 
 // newIndexReport reports res, reading from db what the index serves and,
@@ -92,7 +90,7 @@ func newIndexReport(ctx context.Context, db *index.DB, res reconcile.Result) (in
 	rep := indexReport{Commit: res.Commit, Status: string(res.Status), UpToDate: res.UpToDate,
 		Reason: res.Reason, Incremental: res.Incremental, Entities: res.Applied.Entities,
 		Inserted: res.Applied.Inserted, Updated: res.Applied.Updated, Unchanged: res.Applied.Unchanged,
-		Deleted: res.Applied.Deleted, DurationMS: res.Duration.Milliseconds(), duration: res.Duration,
+		Deleted: res.Applied.Deleted, DurationMS: res.Duration.Round(time.Millisecond).Milliseconds(),
 		Diagnostics: res.Diagnostics}
 	st, err := db.State(ctx)
 	if err != nil {
@@ -143,10 +141,10 @@ func (a *app) printIndexReport(rep indexReport, output string) error {
 			fmt.Fprintf(a.stdout, "%s: already reconciled: %s; the index keeps %s\n", short(rep.Commit), rep.Status, describeApplied(rep.AppliedCommit))
 		case rep.Status == string(index.StatusApplied):
 			fmt.Fprintf(a.stdout, "%s: applied (%d entities; %d inserted, %d updated, %d deleted; %s)\n", short(rep.Commit),
-				rep.Entities, rep.Inserted, rep.Updated, rep.Deleted, rep.duration.Round(time.Millisecond))
+				rep.Entities, rep.Inserted, rep.Updated, rep.Deleted, time.Duration(rep.DurationMS)*time.Millisecond)
 		default:
 			fmt.Fprintf(a.stdout, "%s: %s (%s); the index keeps %s\n", short(rep.Commit), rep.Status,
-				rep.duration.Round(time.Millisecond), describeApplied(rep.AppliedCommit))
+				time.Duration(rep.DurationMS)*time.Millisecond, describeApplied(rep.AppliedCommit))
 		}
 		// A failure's reason repeats its first error, printed above.
 		if rep.Reason != "" && rep.Status != string(index.StatusFailed) {
