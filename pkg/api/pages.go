@@ -53,7 +53,7 @@ func (s *Server) pagePermissions(w http.ResponseWriter, r *http.Request) {
 		if catalog.IsSystemPage(id) {
 			// berth's own pages: fixed, Admins only, whether or not a
 			// catalog file describes them (it may not set permissions).
-			return map[string]any{"read": catalog.PermissionSet{Roles: []string{catalog.RoleAdmin}}.Lists()}, nil
+			return map[string]any{"read": catalog.AdminsOnly()}, nil
 		}
 		o, err := rd.object(index.KindPage, "", id)
 		if err != nil {

@@ -39,6 +39,12 @@ func (p *Page) ReadPermissions() PermissionSet {
 	return p.Permissions.Read.Lists()
 }
 
+// AdminsOnly is the permission set of Admins alone: berth's system pages
+// read permissions, and a page's update permissions when it sets none.
+func AdminsOnly() PermissionSet {
+	return PermissionSet{Roles: []string{RoleAdmin}, Users: []string{}, Teams: []string{}}
+}
+
 // Lists returns a copy of the set whose lists are never nil, so that they
 // encode as [] rather than null.
 func (s PermissionSet) Lists() PermissionSet {

@@ -138,10 +138,9 @@ func Effective(p *catalog.Page, set string) catalog.PermissionSet {
 		return p.ReadPermissions()
 	}
 	if p.Permissions == nil || p.Permissions.Update == nil {
-		return catalog.PermissionSet{Roles: []string{catalog.RoleAdmin}, Users: []string{}, Teams: []string{}}
+		return catalog.AdminsOnly()
 	}
-	u := p.Permissions.Update
-	return catalog.PermissionSet{Roles: nonNil(u.Roles), Users: nonNil(u.Users), Teams: nonNil(u.Teams)}
+	return p.Permissions.Update.Lists()
 }
 
 func nonNil(s []string) []string {
@@ -154,7 +153,7 @@ func nonNil(s []string) []string {
 // Apply returns ps with the lists named in l replaced, as Port's PATCH
 // does; the others are unchanged.
 func Apply(ps catalog.PermissionSet, l Lists) catalog.PermissionSet {
-	out := catalog.PermissionSet{Roles: nonNil(ps.Roles), Users: nonNil(ps.Users), Teams: nonNil(ps.Teams)}
+	out := ps.Lists()
 	for k, v := range l {
 		*list(&out, k) = nonNil(v)
 	}
