@@ -92,7 +92,7 @@ Exit codes: 0 success, 1 findings or failure, 2 usage error.`,
 	}
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.validateCmd(), a.scoreCmd(), a.indexCmd(), a.serveCmd(), a.checkCmd(), a.initCmd(), a.hashSecretCmd(), a.pagesCmd())
+	root.AddCommand(a.validateCmd(), a.scoreCmd(), a.indexCmd(), a.serveCmd(), a.checkCmd(), a.initCmd(), a.hashSecretCmd(), a.pagesCmd(), a.reconcilerCmd())
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	}

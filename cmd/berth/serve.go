@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/pkg/api"
+	"github.com/berth-dev/berth/pkg/index"
 	"github.com/berth-dev/berth/pkg/reconcile"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -46,6 +47,10 @@ push webhooks (POST /hooks/github, verified with BERTH_WEBHOOK_SECRET), and serv
                             configured; --metrics-addr serves them without one)
   GET /v1/audit-log         Admins: API requests of token callers and catalog changes
   /v1/...                   the Port-shaped read API
+
+The reconciler runs in a child process (berth reconciler), restarted if it exits, so
+that its in-memory catalog never stalls the API's reads and a crash leaves the API
+serving the last good revision.
 
 The index is derived from Git: run any number of replicas, each with its own --db,
 behind a load balancer; they converge on the same revision.
@@ -109,15 +114,20 @@ Logs are JSON. SIGINT/SIGTERM shut down gracefully.`,
 func (a *app) serve(ctx context.Context, f *sourceFlags, cfg api.Config, metricsAddr string, sched cron.Schedule, log *slog.Logger) error {
 	addr := cfg.Addr
 	startProfiler(log)
-	s, err := a.open(ctx, f, log, false)
+	db, err := index.Open(ctx, f.db)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := s.Close(); err != nil {
+		if err := db.Close(); err != nil {
 			log.Error("close index", "err", err)
 		}
 	}()
+	command, err := a.reconcilerCommand(f)
+	if err != nil {
+		return err
+	}
+	rec := reconcile.NewProcess(db, command, shutdownReconcile, log)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -125,11 +135,11 @@ func (a *app) serve(ctx context.Context, f *sourceFlags, cfg api.Config, metrics
 	if err != nil {
 		return err
 	}
-	s.rec.SetMetrics(m)
+	rec.SetMetrics(m)
 
 	cfg.Gatherer = reg
 	cfg.Audit.Metrics = reg
-	apiSrv, err := api.New(s.db, s.rec, cfg)
+	apiSrv, err := api.New(db, rec, cfg)
 	if err != nil {
 		return err
 	}
@@ -168,20 +178,24 @@ func (a *app) serve(ctx context.Context, f *sourceFlags, cfg api.Config, metrics
 
 	runCtx, stopRun := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
-	go func() { runDone <- s.rec.Run(runCtx) }()
+	go func() { runDone <- rec.Run(runCtx) }()
 
 	c := cron.New(cron.WithChain(cron.Recover(cron.DiscardLogger), cron.SkipIfStillRunning(cron.DiscardLogger)))
-	c.Schedule(sched, cron.FuncJob(s.rec.Trigger))
+	c.Schedule(sched, cron.FuncJob(rec.Trigger))
 	c.Start()
 
 	go func() { httpDone <- srv.Serve(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "repo", f.repo, "branch", f.branch, "dir", f.catalogDir(), "db", f.db)
 
 	var serveErr error
+	runEnded := false
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
 	case serveErr = <-httpDone:
+	case serveErr = <-runDone:
+		// The reconciler could not start (its error is on stderr).
+		runEnded = true
 	}
 
 	// Reverse order: stop triggers, stop serving, stop reconciling, then
@@ -195,10 +209,11 @@ func (a *app) serve(ctx context.Context, f *sourceFlags, cfg api.Config, metrics
 		}
 	}
 	stopRun()
-	select {
-	case <-runDone:
-	case <-time.After(shutdownReconcile):
-		log.Error("reconcile did not stop in time")
+	if !runEnded {
+		// Run stops the reconciler process within shutdownReconcile.
+		if err := <-runDone; err != nil {
+			log.Error("reconciler", "err", err)
+		}
 	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr

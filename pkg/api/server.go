@@ -82,7 +82,7 @@ type Config struct {
 // Server is the HTTP API over one index and its reconciler.
 type Server struct {
 	db      *index.DB
-	rec     *reconcile.Reconciler
+	rec     Reconciler
 	cfg     Config
 	log     *slog.Logger
 	mux     *http.ServeMux
@@ -99,11 +99,25 @@ type Server struct {
 	audit *auditLog // nil without API clients
 }
 
+// Reconciler is what the API needs of the reconciler feeding its index:
+// its status, readiness and metrics, and a way to trigger it (the
+// webhook). *reconcile.Reconciler and *reconcile.Process are ones.
+type Reconciler interface {
+	// Trigger asks for a reconcile without blocking.
+	Trigger()
+	// Status is /v1/status.
+	Status(ctx context.Context) (reconcile.Status, error)
+	// Ready reports whether a revision is applied.
+	Ready(ctx context.Context) bool
+	// Refresh updates the metrics read from the index before a scrape.
+	Refresh(ctx context.Context) error
+}
+
 // New returns a Server reading db and reporting rec's status (rec may be
 // nil: the status and metrics routes are then left out and readiness asks
 // the index). It fails when cfg is invalid; see Config.Validate. A server
 // with API clients starts the audit log's writer: Close it.
-func New(db *index.DB, rec *reconcile.Reconciler, cfg Config) (*Server, error) {
+func New(db *index.DB, rec Reconciler, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -20,4 +20,8 @@
 // build of the commit gives. After a restart the applied commit is loaded
 // once without CUE (it was valid when applied). A force-push or a change to
 // berth.yaml or policies falls back to a full rebuild.
+//
+// A Reconciler runs in the process that calls it (berth index), or in a
+// child process that a parent's Process starts, feeds triggers and hears
+// its state from (berth serve: see ServeParent and Process).
 package reconcile

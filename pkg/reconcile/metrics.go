@@ -15,6 +15,7 @@ type Metrics struct {
 	errors     *prometheus.CounterVec
 	entities   *prometheus.GaugeVec
 	appliedAt  prometheus.Gauge
+	restarts   prometheus.Counter
 }
 
 // NewMetrics creates the reconciler's metrics and registers them with reg.
@@ -30,8 +31,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Entities in the applied revision, per blueprint."}, []string{"blueprint"}),
 		appliedAt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "berth_applied_revision_timestamp_seconds",
 			Help: "Commit time of the applied revision (subtract from time() for its age)."}),
+		restarts: prometheus.NewCounter(prometheus.CounterOpts{Name: "berth_reconciler_restarts_total",
+			Help: "Times berth serve started its reconciler process again after it exited."}),
 	}
-	for _, c := range []prometheus.Collector{m.reconciles, m.duration, m.errors, m.entities, m.appliedAt} {
+	for _, c := range []prometheus.Collector{m.reconciles, m.duration, m.errors, m.entities, m.appliedAt, m.restarts} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -42,10 +45,17 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 // SetMetrics attaches metrics to r; call before Run.
 func (r *Reconciler) SetMetrics(m *Metrics) { r.metrics = m }
 
-func (m *Metrics) observe(res Result, err error) {
-	if m == nil {
-		return
-	}
+// observation is a finished reconcile as the metrics count it: an
+// outcome (a Result's status, up_to_date or error), its duration when it
+// did work, and the kind of error.
+type observation struct {
+	Outcome string  `json:"outcome"`
+	Seconds float64 `json:"seconds,omitempty"`
+	ErrKind string  `json:"errKind,omitempty"`
+}
+
+// observationOf is what the metrics count of a reconcile's res and err.
+func observationOf(res Result, err error) observation {
 	switch {
 	case err != nil:
 		kind := "storage"
@@ -55,24 +65,43 @@ func (m *Metrics) observe(res Result, err error) {
 		case misconfigured(err):
 			kind = "config"
 		}
-		m.errors.WithLabelValues(kind).Inc()
-		m.reconciles.WithLabelValues("error").Inc()
+		return observation{Outcome: "error", ErrKind: kind}
 	case res.UpToDate:
-		m.reconciles.WithLabelValues("up_to_date").Inc()
-	default:
-		m.reconciles.WithLabelValues(string(res.Status)).Inc()
-		m.duration.Observe(res.Duration.Seconds())
+		return observation{Outcome: "up_to_date"}
+	}
+	return observation{Outcome: string(res.Status), Seconds: res.Duration.Seconds()}
+}
+
+func (m *Metrics) observe(o observation) {
+	if m == nil {
+		return
+	}
+	m.reconciles.WithLabelValues(o.Outcome).Inc()
+	switch {
+	case o.ErrKind != "":
+		m.errors.WithLabelValues(o.ErrKind).Inc()
+	case o.Outcome != "up_to_date":
+		m.duration.Observe(o.Seconds)
+	}
+}
+
+// restarted counts a restart of the reconciler process.
+func (m *Metrics) restarted() {
+	if m != nil {
+		m.restarts.Inc()
 	}
 }
 
 // Refresh updates the gauges read from the index (entities per blueprint,
 // applied revision time); /metrics calls it on scrape.
-func (r *Reconciler) Refresh(ctx context.Context) error {
-	m := r.metrics
+func (r *Reconciler) Refresh(ctx context.Context) error { return r.metrics.refresh(ctx, r.db) }
+
+// refresh updates the gauges read from db.
+func (m *Metrics) refresh(ctx context.Context, db *index.DB) error {
 	if m == nil {
 		return nil
 	}
-	counts, err := r.db.EntityCountsByBlueprint(ctx)
+	counts, err := db.EntityCountsByBlueprint(ctx)
 	if err != nil {
 		return err
 	}
@@ -80,7 +109,7 @@ func (r *Reconciler) Refresh(ctx context.Context) error {
 	for bp, n := range counts {
 		m.entities.WithLabelValues(bp).Set(float64(n))
 	}
-	st, err := r.db.State(ctx)
+	st, err := db.State(ctx)
 	if err != nil {
 		return err
 	}

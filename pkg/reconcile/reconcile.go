@@ -101,6 +101,8 @@ type Reconciler struct {
 	trigger chan struct{}
 	status  statusBox
 	metrics *Metrics
+	// observed, when set (ServeParent), is told every finished reconcile.
+	observed func(observation)
 }
 
 // New returns a Reconciler of repo into db, validating with v.
@@ -131,8 +133,12 @@ func (r *Reconciler) Reconcile(ctx context.Context) (Result, error) {
 
 	res, err := r.reconcile(ctx)
 	res.Duration = time.Since(start)
-	r.status.record(res, err)
-	r.metrics.observe(res, err)
+	r.status.record(err)
+	o := observationOf(res, err)
+	r.metrics.observe(o)
+	if r.observed != nil {
+		r.observed(o)
+	}
 	switch {
 	case err != nil:
 		r.log.Error("reconcile", "err", err)

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -47,40 +48,64 @@ type HistoryEntry struct {
 	Warnings     int       `json:"warnings"`
 }
 
-// statusBox holds what the index cannot tell: the outcome of the last run
-// in this process, including transient failures that record nothing.
+// procState is the part of the status only the reconciling process
+// knows: whether a reconcile runs, the last transient failure, the next
+// retry. A child process sends it to its parent on every change (see
+// Process).
+type procState struct {
+	Running bool   `json:"running"`
+	Err     string `json:"err,omitempty"`
+	// Reason is the Stalled condition's reason while Err is set; empty
+	// means SourceUnavailable.
+	Reason    string    `json:"reason,omitempty"`
+	ErrAt     time.Time `json:"errAt,omitzero"`
+	NextRetry time.Time `json:"nextRetry,omitzero"`
+}
+
+// statusBox holds what the index cannot tell: the outcome of the last run,
+// including transient failures that record nothing, and the conditions'
+// transition times.
 type statusBox struct {
 	mu          sync.Mutex
-	running     bool
-	lastErr     error
-	lastErrAt   time.Time
-	lastResult  Result
-	nextRetry   time.Time
+	st          procState
 	transitions map[string]time.Time
 	states      map[string]string
+	// notify, when set, is told the state after every change.
+	notify func(procState)
 }
 
-func (s *statusBox) reconciling(on bool) {
+// update changes the state under the lock and tells notify.
+func (s *statusBox) update(change func(*procState)) {
 	s.mu.Lock()
-	s.running = on
+	change(&s.st)
+	st, notify := s.st, s.notify
 	s.mu.Unlock()
-}
-
-func (s *statusBox) record(res Result, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.lastErr = err
-	if err != nil {
-		s.lastErrAt = time.Now()
-	} else {
-		s.lastResult = res
+	if notify != nil {
+		notify(st)
 	}
 }
 
+func (s *statusBox) reconciling(on bool) {
+	s.update(func(st *procState) { st.Running = on })
+}
+
+// record keeps err as the last failure, or clears it.
+func (s *statusBox) record(err error) {
+	s.update(func(st *procState) {
+		st.Err, st.ErrAt = "", time.Time{}
+		if err != nil {
+			st.Err, st.ErrAt = err.Error(), time.Now()
+		}
+	})
+}
+
 func (s *statusBox) setRetry(t time.Time) {
-	s.mu.Lock()
-	s.nextRetry = t
-	s.mu.Unlock()
+	s.update(func(st *procState) { st.NextRetry = t })
+}
+
+// set replaces the state with a child process's.
+func (s *statusBox) set(st procState) {
+	s.update(func(p *procState) { *p = st })
 }
 
 // condition records a condition's transition time the first time its
@@ -98,11 +123,16 @@ func (s *statusBox) condition(typ, status, reason, msg string) Condition {
 
 // Status reports the reconciler's state from the index and this process.
 func (r *Reconciler) Status(ctx context.Context) (Status, error) {
-	st, err := r.db.State(ctx)
+	return statusOf(ctx, r.db, &r.status)
+}
+
+// statusOf is the status told by db and box.
+func statusOf(ctx context.Context, db *index.DB, box *statusBox) (Status, error) {
+	st, err := db.State(ctx)
 	if err != nil {
 		return Status{}, err
 	}
-	revs, err := r.db.Revisions(ctx, 20)
+	revs, err := db.Revisions(ctx, 20)
 	if err != nil {
 		return Status{}, err
 	}
@@ -113,7 +143,7 @@ func (r *Reconciler) Status(ctx context.Context) (Status, error) {
 	if st.LastAttempt != nil {
 		out.LastAttemptedRevision = st.LastAttempt.Commit
 		if st.LastAttempt.Status == index.StatusFailed || st.LastAttempt.Status == index.StatusHeld {
-			diags, err := r.db.Diagnostics(ctx, st.LastAttempt.ID)
+			diags, err := db.Diagnostics(ctx, st.LastAttempt.ID)
 			if err != nil {
 				return Status{}, err
 			}
@@ -126,11 +156,11 @@ func (r *Reconciler) Status(ctx context.Context) (Status, error) {
 			DurationMS: rv.Duration.Milliseconds(), Entities: rv.Entities, Errors: rv.Errors, Warnings: rv.Warnings})
 	}
 
-	s := &r.status
+	s := box
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.nextRetry.IsZero() {
-		t := s.nextRetry
+	if !s.st.NextRetry.IsZero() {
+		t := s.st.NextRetry
 		out.NextRetry = &t
 	}
 	// Ready: a revision is applied and the newest attempt is that revision.
@@ -147,16 +177,17 @@ func (r *Reconciler) Status(ctx context.Context) (Status, error) {
 		out.Conditions = append(out.Conditions, s.condition("Ready", "True", "Succeeded",
 			fmt.Sprintf("applied revision %s", short(st.Applied.Commit))))
 	}
-	if s.running {
+	if s.st.Running {
 		out.Conditions = append(out.Conditions, s.condition("Reconciling", "True", "Progressing", "reconcile in progress"))
 	} else {
 		out.Conditions = append(out.Conditions, s.condition("Reconciling", "False", "Idle", ""))
 	}
 	// Stalled: the last run could not complete for a reason that is not the
 	// catalog's (remote, storage); it is retried.
-	if s.lastErr != nil {
-		out.Conditions = append(out.Conditions, s.condition("Stalled", "True", "SourceUnavailable",
-			fmt.Sprintf("%v (since %s; retrying)", s.lastErr, s.lastErrAt.UTC().Format(time.RFC3339))))
+	if s.st.Err != "" {
+		reason := cmp.Or(s.st.Reason, "SourceUnavailable")
+		out.Conditions = append(out.Conditions, s.condition("Stalled", "True", reason,
+			fmt.Sprintf("%s (since %s; retrying)", s.st.Err, s.st.ErrAt.UTC().Format(time.RFC3339))))
 	} else {
 		out.Conditions = append(out.Conditions, s.condition("Stalled", "False", "Healthy", ""))
 	}
@@ -176,7 +207,10 @@ func reasonOf(s index.Status) string {
 }
 
 // Ready reports whether a revision has been applied.
-func (r *Reconciler) Ready(ctx context.Context) bool {
-	st, err := r.db.State(ctx)
+func (r *Reconciler) Ready(ctx context.Context) bool { return ready(ctx, r.db) }
+
+// ready reports whether db has an applied revision.
+func ready(ctx context.Context, db *index.DB) bool {
+	st, err := db.State(ctx)
 	return err == nil && st.Applied != nil
 }

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// eventsFD is the file descriptor on which berth reconciler writes its
+// events to berth serve (the first of exec.Cmd's ExtraFiles).
+const eventsFD = 3
+
+// reconcilerCmd is the process berth serve runs its reconciler in (see
+// reconcile.Process): hidden, since only berth serve starts it.
+func (a *app) reconcilerCmd() *cobra.Command {
+	var f sourceFlags
+	cmd := &cobra.Command{
+		Use:   "reconciler",
+		Short: "Run berth serve's reconciler (berth serve starts it)",
+		Long: `Reconciler is the process in which berth serve runs its reconciler, apart from the API
+so that the API's memory and garbage collection stay small and a reconciler that fails
+is restarted while the API keeps serving. It reconciles at start and once per line
+read on stdin, writes JSON events on file descriptor 3, and stops at the end of stdin.
+Run berth serve instead.`,
+		Example: `  berth serve   # starts: berth reconciler --repo . --db berth.db ...`,
+		Hidden:  true,
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			events := os.NewFile(eventsFD, "events")
+			if fi, err := events.Stat(); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+				return usageError{fmt.Errorf("berth reconciler writes to file descriptor %d, a pipe berth serve opens: run berth serve", eventsFD)}
+			}
+			defer events.Close()
+			// berth serve stops it by closing stdin, after its own
+			// shutdown; a Ctrl-C or a SIGTERM to the process group must
+			// not stop it first (berth serve would start another).
+			signal.Ignore(os.Interrupt, syscall.SIGTERM)
+			log := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: a.level()}))
+			s, err := a.open(cmd.Context(), &f, log, false)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if err := s.Close(); err != nil {
+					log.Error("close index", "err", err)
+				}
+			}()
+			return s.rec.ServeParent(cmd.Context(), a.stdin, events)
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+// reconcilerCommand returns a function making the command that runs
+// berth serve's reconciler for f: this executable, named berth (the name
+// testscript's test binaries dispatch on), with f's flags.
+func (a *app) reconcilerCommand(f *sourceFlags) (func() *exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find berth's executable to run the reconciler: %w", err)
+	}
+	argv := []string{"reconciler", "--log-level", cmp.Or(a.logLevel, "info"), "--repo", f.repo, "--branch", f.branch,
+		"--dir", f.catalogDir(), "--data-dir", f.dataDir, "--db", f.db, "--workers", strconv.Itoa(f.workers)}
+	if f.allowMassDelete {
+		argv = append(argv, "--allow-mass-delete")
+	}
+	return func() *exec.Cmd {
+		cmd := exec.Command(exe, argv...)
+		cmd.Args[0] = "berth"
+		cmd.Stdout, cmd.Stderr = a.stdout, a.stderr
+		return cmd
+	}, nil
+}
