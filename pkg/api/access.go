@@ -61,15 +61,15 @@ func (s *Server) callerFor(ctx context.Context, tx *sql.Tx, meta *revMeta, id Id
 		return &caller{unrestricted: true, admin: true}, nil
 	}
 	now := s.cfg.Now()
-	s.callersMu.Lock()
-	if s.callers.revID == meta.revID {
-		if c := s.callers.m[id.User]; c != nil && now.Sub(c.made) < callerTTL {
-			s.callersMu.Unlock()
-			return c, nil
-		}
+	if c := s.cachedCaller(meta.revID, id.User, now); c != nil {
+		return c, nil
 	}
-	s.callersMu.Unlock()
-
+	// One compile per user and revision, not one per request waiting.
+	s.callersBuild.Lock()
+	defer s.callersBuild.Unlock()
+	if c := s.cachedCaller(meta.revID, id.User, now); c != nil {
+		return c, nil
+	}
 	c, err := s.compileCaller(ctx, tx, meta, id.User, now)
 	if err != nil {
 		return nil, err
@@ -85,6 +85,19 @@ func (s *Server) callerFor(ctx context.Context, tx *sql.Tx, meta *revMeta, id Id
 	}
 	s.callersMu.Unlock()
 	return c, nil
+}
+
+// cachedCaller is user's cached caller of revision revID, unless older
+// than callerTTL.
+func (s *Server) cachedCaller(revID int64, user string, now time.Time) *caller {
+	s.callersMu.Lock()
+	defer s.callersMu.Unlock()
+	if s.callers.revID == revID {
+		if c := s.callers.m[user]; c != nil && now.Sub(c.made) < callerTTL {
+			return c
+		}
+	}
+	return nil
 }
 
 func (s *Server) compileCaller(ctx context.Context, tx *sql.Tx, meta *revMeta, user string, now time.Time) (*caller, error) {

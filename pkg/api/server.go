@@ -90,11 +90,13 @@ type Server struct {
 	limits  *limiter
 	handler http.Handler
 
-	metaMu sync.Mutex
-	meta   *revMeta // blueprints and scorecards of the last revision read
+	metaMu    sync.Mutex
+	metaBuild sync.Mutex // held while one read builds meta
+	meta      *revMeta   // blueprints and scorecards of the last revision read
 
-	callersMu sync.Mutex
-	callers   callerCache // compiled read policies of the newest revision
+	callersMu    sync.Mutex
+	callers      callerCache // compiled read policies of the newest revision
+	callersBuild sync.Mutex  // held while one read compiles a caller
 
 	audit *auditLog // nil without API clients
 }
