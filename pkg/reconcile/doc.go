@@ -20,4 +20,8 @@
 // build of the commit gives. After a restart the applied commit is loaded
 // once without CUE (it was valid when applied). A force-push or a change to
 // berth.yaml or policies falls back to a full rebuild.
+//
+// After the revision is recorded, a reconcile has the source merge the packs
+// its fetches left in a remote's clone (gitsource.Repo.Compact), outside the
+// duration it reports.
 package reconcile

@@ -16,11 +16,6 @@ import (
 // to the commit's number, are reconciled one after the other, a reader
 // querying in a loop sees in every read transaction exactly the services
 // of the commit the index names as applied, all at that commit's rev.
-//
-// It is slow under -race (about a minute): each fetch adds a pack to the
-// clone, and each reconcile's blob stores re-read every pack index after
-// a fetch, so the cost per reconcile grows with the number of fetches
-// (see the closing note of issue 3: the clone needs repacking).
 func TestReconcile_ReaderSeesWholeRevisions(t *testing.T) {
 	const services, commits = 20, 100
 	files := func(k int) map[string][]byte {

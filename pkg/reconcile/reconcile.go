@@ -144,6 +144,13 @@ func (r *Reconciler) Reconcile(ctx context.Context) (Result, error) {
 			"errors", errs, "warnings", warns, "entities", res.Applied.Entities, "upserted", res.Applied.Inserted+res.Applied.Updated,
 			"deleted", res.Applied.Deleted, "duration", res.Duration.Round(time.Millisecond), "reason", res.Reason)
 	}
+	// After the revision is recorded, so that it is not delayed: each fetch
+	// adds a pack to the clone, which Compact keeps from piling up.
+	step := time.Now()
+	if cerr := r.repo.Compact(ctx); cerr != nil && ctx.Err() == nil {
+		r.log.Warn("reconcile: compact the clone's packs", "err", cerr)
+	}
+	r.log.Debug("reconcile: compact", "duration", time.Since(step).Round(time.Millisecond))
 	return res, err
 }
 
