@@ -144,14 +144,21 @@ func (r *Reconciler) Reconcile(ctx context.Context) (Result, error) {
 			"errors", errs, "warnings", warns, "entities", res.Applied.Entities, "upserted", res.Applied.Inserted+res.Applied.Updated,
 			"deleted", res.Applied.Deleted, "duration", res.Duration.Round(time.Millisecond), "reason", res.Reason)
 	}
-	// After the revision is recorded, so that it is not delayed: each fetch
-	// adds a pack to the clone, which Compact keeps from piling up.
-	step := time.Now()
-	if cerr := r.repo.Compact(ctx); cerr != nil && ctx.Err() == nil {
-		r.log.Warn("reconcile: compact the clone's packs", "err", cerr)
+	if r.opts.OneShot && err == nil && !res.UpToDate {
+		r.compact(ctx) // Run does it on the side
 	}
-	r.log.Debug("reconcile: compact", "duration", time.Since(step).Round(time.Millisecond))
 	return res, err
+}
+
+// compact merges the packs the fetches left in a remote's clone (see
+// gitsource.Repo.Compact); a failure is logged, as the clone stays
+// readable.
+func (r *Reconciler) compact(ctx context.Context) {
+	start := time.Now()
+	if err := r.repo.Compact(ctx); err != nil && ctx.Err() == nil {
+		r.log.Warn("reconcile: compact the clone's packs", "err", err)
+	}
+	r.log.Debug("reconcile: compact", "duration", time.Since(start).Round(time.Millisecond))
 }
 
 func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
