@@ -69,10 +69,12 @@ type pack struct {
 // pooled store that finds a pack gone hands its read over to the main
 // store (see blobPool.stale).
 //
-// berth's reconciler calls Compact after each reconcile, outside the time
-// it reports. It does nothing for a local repository, whose packs are
-// git's to manage. Errors come from reading or writing the clone, which
-// stays readable as it was.
+// berth's reconciler calls Compact on the side after each new commit
+// (reconcile.Reconciler.Run), and berth index before it exits; with no
+// more than maxPacks packs it only lists them. It does nothing for a local
+// repository, whose packs are git's to manage. Errors come from ctx, a
+// Close meanwhile, or reading and writing the clone, which stays readable
+// as it was.
 func (r *Repo) Compact(ctx context.Context) error {
 	if !r.remote {
 		return nil

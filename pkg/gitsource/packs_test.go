@@ -46,15 +46,29 @@ func TestRollUp(t *testing.T) {
 	}
 }
 
-// history is the content of every commit of a fixture, by commit hash.
+// history is what the commits made to a fixture hold.
 type history struct {
-	files   map[string]map[string]string
 	commits []string
+	// files are the files of each commit, by commit hash.
+	files map[string]map[string]string
+	// changes[k] are the changes from commits[k-1] to commits[k],
+	// relative to the catalog directory.
+	changes [][]Change
 }
 
-// commitEdit makes the k-th commit of TestRepo_CompactManyFetches: it
-// rewrites two files, adds one and deletes one, and returns the changes
-// Changes should report relative to the catalog directory.
+// newHistory commits a catalog of 20 files to f.
+func newHistory(f *fixture) *history {
+	initial := map[string]string{}
+	for i := range 20 {
+		initial[fmt.Sprintf("catalog/entities/bp%d/e%02d.yaml", i%4, i)] = fmt.Sprintf("identifier: e%02d\n", i)
+	}
+	c := f.commit(initial)
+	return &history{commits: []string{c}, files: map[string]map[string]string{c: initial}, changes: [][]Change{nil}}
+}
+
+// commitEdit makes the k-th commit (from 1): it rewrites two files, adds
+// one and deletes the one the commit before added, and returns the
+// changes.
 func (h *history) commitEdit(f *fixture, k int) []Change {
 	prev := h.files[h.commits[len(h.commits)-1]]
 	next := maps.Clone(prev)
@@ -89,7 +103,34 @@ func (h *history) commitEdit(f *fixture, k int) []Change {
 		want = append(want, Change{Path: p[len("catalog/"):], Op: Deleted})
 	}
 	slices.SortFunc(want, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
+	h.changes = append(h.changes, want)
 	return want
+}
+
+// check reads every commit of h through r: its files, and its changes
+// from the commit before.
+func (h *history) check(t *testing.T, r *Repo) {
+	t.Helper()
+	ctx := context.Background()
+	for k, c := range h.commits {
+		fsys, err := r.FS(ctx, c)
+		if err != nil {
+			t.Fatalf("commit %d: %v", k, err)
+		}
+		if diff := gocmp.Diff(h.catalogFiles(c), readAll(t, fsys, 2, k%2 == 0)); diff != "" {
+			t.Fatalf("commit %d: files (-want +got):\n%s", k, diff)
+		}
+		if k == 0 {
+			continue
+		}
+		got, err := r.Changes(ctx, h.commits[k-1], c)
+		if err != nil {
+			t.Fatalf("commit %d: %v", k, err)
+		}
+		if diff := gocmp.Diff(h.changes[k], got); diff != "" {
+			t.Fatalf("commit %d: Changes (-want +got):\n%s", k, diff)
+		}
+	}
 }
 
 // readFiles reads every file of fsys through Open, on one goroutine.
@@ -124,20 +165,13 @@ func (h *history) catalogFiles(c string) map[string]string {
 func TestRepo_CompactManyFetches(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	initial := map[string]string{}
-	for i := range 20 {
-		initial[fmt.Sprintf("catalog/entities/bp%d/e%02d.yaml", i%4, i)] = fmt.Sprintf("identifier: e%02d\n", i)
-	}
-	h := &history{files: map[string]map[string]string{}}
-	c0 := f.commit(initial)
-	h.files[c0], h.commits = initial, []string{c0}
-
+	h := newHistory(f)
 	dataDir := t.TempDir()
 	r := open(t, Options{URL: f.url(), Dir: "catalog", DataDir: dataDir})
 
 	// The reader checks earlier commits while packs are merged and removed.
 	var mu sync.Mutex
-	readable := []string{c0}
+	readable := []string{h.commits[0]}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -170,6 +204,8 @@ func TestRepo_CompactManyFetches(t *testing.T) {
 			time.Sleep(time.Millisecond) // leave the fetches most of the CPU
 		}
 	}()
+	stopReader := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer stopReader() // also when the test fails below
 
 	// Three merges, the later two taking in the pack the one before wrote.
 	const commits = 50
@@ -205,8 +241,7 @@ func TestRepo_CompactManyFetches(t *testing.T) {
 		readable = append(readable, c)
 		mu.Unlock()
 	}
-	close(stop)
-	wg.Wait()
+	stopReader()
 	if compacted < 2 {
 		t.Fatalf("Compact merged packs %d times in %d fetches, want a merged pack merged again", compacted, commits)
 	}
@@ -214,31 +249,12 @@ func TestRepo_CompactManyFetches(t *testing.T) {
 		t.Errorf("temporary files left in the clone: %v", n)
 	}
 
-	check := func(t *testing.T, r *Repo) {
-		t.Helper()
-		for k, c := range h.commits {
-			fsys, err := r.FS(ctx, c)
-			if err != nil {
-				t.Fatalf("commit %d: %v", k, err)
-			}
-			if diff := gocmp.Diff(h.catalogFiles(c), readAll(t, fsys, 2, k%2 == 0)); diff != "" {
-				t.Fatalf("commit %d: files (-want +got):\n%s", k, diff)
-			}
-			if k == 0 {
-				continue
-			}
-			got, err := r.Changes(ctx, h.commits[k-1], c)
-			if err != nil || len(got) != 4 && k > 1 {
-				t.Fatalf("commit %d: Changes = %v, %v", k, got, err)
-			}
-		}
-	}
-	t.Run("SameRepo", func(t *testing.T) { check(t, r) })
+	t.Run("SameRepo", func(t *testing.T) { h.check(t, r) })
 	t.Run("Reopened", func(t *testing.T) {
 		if err := r.Close(); err != nil {
 			t.Fatal(err)
 		}
-		check(t, open(t, Options{URL: f.url(), Dir: "catalog", DataDir: dataDir}))
+		h.check(t, open(t, Options{URL: f.url(), Dir: "catalog", DataDir: dataDir}))
 	})
 }
 
@@ -296,13 +312,7 @@ func TestRepo_CompactInterrupted(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			h := &history{files: map[string]map[string]string{}}
-			initial := map[string]string{}
-			for i := range 20 {
-				initial[fmt.Sprintf("catalog/entities/bp%d/e%02d.yaml", i%4, i)] = fmt.Sprintf("identifier: e%02d\n", i)
-			}
-			c0 := f.commit(initial)
-			h.files[c0], h.commits = initial, []string{c0}
+			h := newHistory(f)
 			dataDir := t.TempDir()
 			r, err := Open(ctx, Options{URL: f.url(), Dir: "catalog", DataDir: dataDir})
 			if err != nil {
@@ -339,19 +349,7 @@ func TestRepo_CompactInterrupted(t *testing.T) {
 			}
 
 			r = open(t, Options{URL: f.url(), Dir: "catalog", DataDir: dataDir})
-			check := func() {
-				t.Helper()
-				for k, c := range h.commits {
-					fsys, err := r.FS(ctx, c)
-					if err != nil {
-						t.Fatalf("commit %d: %v", k, err)
-					}
-					if diff := gocmp.Diff(h.catalogFiles(c), readAll(t, fsys, 2, true)); diff != "" {
-						t.Fatalf("commit %d: files (-want +got):\n%s", k, diff)
-					}
-				}
-			}
-			check()
+			h.check(t, r)
 			if tc.remerge {
 				if _, err := r.mergePacks(r.repo.Storer.(*filesystem.Storage), merge); err != nil {
 					t.Fatal(err)
@@ -359,7 +357,7 @@ func TestRepo_CompactInterrupted(t *testing.T) {
 				if err := r.forgetPacks(); err != nil { // read the new pack's index
 					t.Fatal(err)
 				}
-				check()
+				h.check(t, r)
 			}
 			// Enough fetches for Compact to act on what the crash left.
 			for k := 6; k <= maxPacks+2; k++ {
@@ -371,7 +369,7 @@ func TestRepo_CompactInterrupted(t *testing.T) {
 					t.Fatalf("Compact after %d fetches: %v", k, err)
 				}
 			}
-			check()
+			h.check(t, r)
 			if n := packCount(t, r); n > maxPacks {
 				t.Errorf("%d packs, want at most %d", n, maxPacks)
 			}
