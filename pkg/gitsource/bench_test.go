@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // benchRepo commits a tree of n entity files in 10 blueprint folders and
@@ -134,4 +138,121 @@ func BenchmarkCommitFiles(b *testing.B) {
 	for b.Loop() {
 		benchRepo(b, 10_000)
 	}
+}
+
+// benchEntities is the catalog size of the fetch benchmark:
+// BERTH_BENCH_ENTITIES, default 10k.
+func benchEntities(b *testing.B) int {
+	b.Helper()
+	n := 10_000
+	if s := os.Getenv("BERTH_BENCH_ENTITIES"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n < 10 {
+			b.Fatalf("BERTH_BENCH_ENTITIES=%q: want a number of at least 10", s)
+		}
+	}
+	return n
+}
+
+// BenchmarkFetchedCommit measures what a reconcile reads of a new commit
+// changing 10 files (Head, IsAncestor, Changes, and each changed file
+// stated and read) on the clone of a remote, once 10 and once 100 such
+// commits have been fetched one by one, each read the same way and
+// followed by Compact as the reconciler does (AfterN; each run of it adds
+// its commits, so the next starts later). Fetch and Compact are not in
+// ns/op; their mean times are the fetch-ms/op and compact-ms/op metrics,
+// and packs is the clone's pack count at the end. The catalog has
+// BERTH_BENCH_ENTITIES files, 10k by default.
+func BenchmarkFetchedCommit(b *testing.B) {
+	ctx := context.Background()
+	n := benchEntities(b)
+	f, prev := benchRepo(b, n)
+	r := open(b, Options{URL: f.url(), Dir: "catalog", DataDir: b.TempDir()})
+	k := 0
+	var fetching, compacting time.Duration
+	step := func(b *testing.B, timed bool) {
+		edit := map[string]string{}
+		for j := range 10 {
+			i := (k*10 + j) * 7919 % n
+			edit[entityPath(i)] = fmt.Sprintf("identifier: svc-%d\ntitle: Edit %d\n", i, k)
+		}
+		k++
+		f.commit(edit)
+		start := time.Now()
+		if err := r.Fetch(ctx); err != nil {
+			b.Fatal(err)
+		}
+		fetching += time.Since(start)
+		if timed {
+			b.StartTimer()
+		}
+		prev = readCommit(b, r, prev)
+		if timed {
+			b.StopTimer()
+		}
+		start = time.Now()
+		if err := r.Compact(ctx); err != nil {
+			b.Fatal(err)
+		}
+		compacting += time.Since(start)
+	}
+	for _, fetched := range []int{10, 100} {
+		for k < fetched {
+			step(b, false)
+		}
+		b.Run(fmt.Sprintf("After%d", fetched), func(b *testing.B) {
+			fetching, compacting = 0, 0
+			b.StopTimer()
+			for range b.N {
+				step(b, true)
+			}
+			b.ReportMetric(float64(packCount(b, r)), "packs")
+			b.ReportMetric(float64(fetching.Microseconds())/1000/float64(b.N), "fetch-ms/op")
+			b.ReportMetric(float64(compacting.Microseconds())/1000/float64(b.N), "compact-ms/op")
+		})
+	}
+}
+
+// readCommit reads the branch head the way an incremental reconcile does,
+// from the previous head prev, and returns the head.
+func readCommit(tb testing.TB, r *Repo, prev string) string {
+	tb.Helper()
+	ctx := context.Background()
+	h, err := r.Head(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fsys, err := r.FS(ctx, h.Hash)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if ok, err := r.IsAncestor(ctx, prev, h.Hash); err != nil || !ok {
+		tb.Fatalf("IsAncestor(%s, %s) = %v, %v", prev, h.Hash, ok, err)
+	}
+	changes, err := r.Changes(ctx, prev, h.Hash)
+	if err != nil || len(changes) == 0 {
+		tb.Fatalf("Changes = %v, %v", changes, err)
+	}
+	for _, c := range changes {
+		if c.Op == Deleted {
+			continue
+		}
+		if _, err := fs.Stat(fsys, c.Path); err != nil {
+			tb.Fatal(err)
+		}
+		if _, err := fs.ReadFile(fsys, c.Path); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return h.Hash
+}
+
+// packCount returns the number of packs in r's object store.
+func packCount(tb testing.TB, r *Repo) int {
+	tb.Helper()
+	packs, err := filepath.Glob(filepath.Join(r.gitDir, "objects", "pack", "pack-*.pack"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return len(packs)
 }

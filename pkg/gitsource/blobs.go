@@ -14,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 )
 
 // Blobs are read through a pool of object stores over the repository's
@@ -24,6 +25,15 @@ import (
 // has its own pack file handles; they share one object cache (go-git's LRU
 // is safe for concurrent use), so a delta base read by one is found by the
 // others.
+//
+// A pooled store lists the packs, and reads each one's index, when it first
+// reads. It is not told of a pack written later (a fetch): a blob it does
+// not find is read through the Repo's main store, which a fetch updates
+// with the new pack's index alone. go-git can only re-read every index of
+// a store (Reindex), and doing that in each pooled store after each fetch
+// made a reconcile's cost grow with the number of packs. The pooled stores
+// are reopened when packs are removed (Compact, or git in a local
+// repository) and by Trim.
 
 // blobCacheSize bounds the cache shared by the pooled stores. Catalog blobs
 // are read once; the cache is there for delta bases.
@@ -41,11 +51,18 @@ var errClosed = errors.New("repository closed")
 type blobPool struct {
 	fs    billy.Filesystem
 	cache cache.Object
-	slots chan *filesystem.Storage // a nil slot is a store not opened yet
+	slots chan *pooledStore // a nil slot is a store not opened yet
 
 	mu     sync.Mutex
-	opened []*filesystem.Storage
+	gen    int // stores opened before the last stale are reopened
+	opened []*pooledStore
 	closed bool
+}
+
+// pooledStore is a store of the pool and the generation it was opened in.
+type pooledStore struct {
+	*filesystem.Storage
+	gen int
 }
 
 // newBlobPool returns a pool over the repository whose main store is st, or
@@ -57,15 +74,16 @@ func newBlobPool(st storer.Storer) *blobPool {
 		return nil
 	}
 	n := runtime.GOMAXPROCS(0)
-	p := &blobPool{fs: fst.Filesystem(), cache: cache.NewObjectLRU(blobCacheSize), slots: make(chan *filesystem.Storage, n)}
+	p := &blobPool{fs: fst.Filesystem(), cache: cache.NewObjectLRU(blobCacheSize), slots: make(chan *pooledStore, n)}
 	for range n {
 		p.slots <- nil
 	}
 	return p
 }
 
-// get takes a store, waiting while every store is lent; put returns it.
-func (p *blobPool) get() (*filesystem.Storage, error) {
+// get takes a store, waiting while every store is lent; put returns it. A
+// store of an older generation is closed and a new one opened.
+func (p *blobPool) get() (*pooledStore, error) {
 	s := <-p.slots
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -73,17 +91,34 @@ func (p *blobPool) get() (*filesystem.Storage, error) {
 		p.slots <- s
 		return nil, errClosed
 	}
+	if s != nil && s.gen != p.gen {
+		// Closing a store that only read releases file handles; there is
+		// nothing to lose if that fails.
+		_ = s.Close()
+		p.opened = slices.DeleteFunc(p.opened, func(o *pooledStore) bool { return o == s })
+		s = nil
+	}
 	if s == nil {
-		s = filesystem.NewStorageWithOptions(p.fs, p.cache, filesystem.Options{
+		s = &pooledStore{gen: p.gen, Storage: filesystem.NewStorageWithOptions(p.fs, p.cache, filesystem.Options{
 			MaxOpenDescriptors:   maxOpenPacks,
 			LargeObjectThreshold: largeBlob,
-		})
+		})}
 		p.opened = append(p.opened, s)
 	}
 	return s, nil
 }
 
-func (p *blobPool) put(s *filesystem.Storage) { p.slots <- s }
+func (p *blobPool) put(s *pooledStore) { p.slots <- s }
+
+// stale makes every store list the packs again before its next read. It
+// does not wait for the stores lent out: a read that finds an object in a
+// removed pack fails with an error that missing recognises, and the caller
+// reads through the main store.
+func (p *blobPool) stale() {
+	p.mu.Lock()
+	p.gen++
+	p.mu.Unlock()
+}
 
 // blob returns blob h. Its content stays readable after the store goes
 // back to the pool: a small blob is in memory, a large one is read through
@@ -105,21 +140,14 @@ func (p *blobPool) size(h plumbing.Hash) (n int64, err error) {
 	return n, err
 }
 
-// with runs read on a lent store, once more after rereading the pack list
-// when the object is not found: a pack may have been written since the
-// store listed them (a fetch, git gc).
+// with runs read on a lent store.
 func (p *blobPool) with(read func(*filesystem.Storage) error) error {
 	s, err := p.get()
 	if err != nil {
 		return err
 	}
 	defer p.put(s)
-	err = read(s)
-	if errors.Is(err, plumbing.ErrObjectNotFound) {
-		s.Reindex()
-		err = read(s)
-	}
-	return err
+	return read(s.Storage)
 }
 
 // trim closes the stores opened so far, which the next reads open again,
@@ -128,7 +156,7 @@ func (p *blobPool) with(read func(*filesystem.Storage) error) error {
 // reading need not keep. It waits for the stores lent out.
 func (p *blobPool) trim() error {
 	n := cap(p.slots)
-	stores := make([]*filesystem.Storage, 0, n)
+	stores := make([]*pooledStore, 0, n)
 	for range n {
 		stores = append(stores, <-p.slots)
 	}
@@ -139,7 +167,7 @@ func (p *blobPool) trim() error {
 			errs = append(errs, s.Close())
 		}
 	}
-	p.opened = slices.DeleteFunc(p.opened, func(s *filesystem.Storage) bool { return slices.Contains(stores, s) })
+	p.opened = slices.DeleteFunc(p.opened, func(s *pooledStore) bool { return slices.Contains(stores, s) })
 	p.mu.Unlock()
 	p.cache.Clear()
 	for range n {
@@ -161,16 +189,25 @@ func (p *blobPool) close() error {
 	return errors.Join(errs...)
 }
 
-// blobObject returns blob h, through the pool when there is one, else
-// through the main store under r.mu. r.mu must not be held.
+// missing reports whether a read failed because the store does not know
+// the object where it is now: not in the packs it listed (a pack written
+// since), or in a pack removed since (Compact, git gc).
+func missing(err error) bool {
+	return errors.Is(err, plumbing.ErrObjectNotFound) || errors.Is(err, dotgit.ErrPackfileNotFound)
+}
+
+// blobObject returns blob h, through the pool when there is one, else, or
+// when the pool's store misses it, through the main store under r.mu. r.mu
+// must not be held.
 func (r *Repo) blobObject(h plumbing.Hash) (plumbing.EncodedObject, error) {
 	var obj plumbing.EncodedObject
-	var err error
+	err := plumbing.ErrObjectNotFound
 	if r.blobs != nil {
 		obj, err = r.blobs.blob(h)
-	} else {
+	}
+	if missing(err) {
 		r.mu.Lock()
-		obj, err = r.repo.Storer.EncodedObject(plumbing.BlobObject, h)
+		obj, err = r.object(plumbing.BlobObject, h)
 		r.mu.Unlock()
 	}
 	if err != nil {

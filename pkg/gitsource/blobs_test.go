@@ -130,7 +130,8 @@ func TestRepo_ParallelBlobs(t *testing.T) {
 }
 
 // TestRepo_ParallelBlobsNewPack reads blobs of a commit written after the
-// pool's stores listed the packs: they look again instead of failing.
+// pool's stores listed the packs: the Repo lists them again, and the reads
+// succeed instead of failing.
 func TestRepo_ParallelBlobsNewPack(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)

@@ -1,6 +1,7 @@
 package gitsource
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -109,8 +111,13 @@ type Repo struct {
 	blobs *blobPool
 	// objects is the main store's cache of object content.
 	objects cache.Object
+	// packs are the packs of a local repository as last listed (see
+	// refreshPacks).
+	packs []plumbing.Hash
 	// lock holds the clone's lock file (remote repositories only).
 	lock *os.File
+	// compacting serialises Compact, which holds mu only at its end.
+	compacting sync.Mutex
 }
 
 // withDefaults validates o and fills in the defaults.
@@ -159,6 +166,7 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 			return nil, err
 		}
 		r.blobs = newBlobPool(r.repo.Storer)
+		r.packs = r.listPacks()
 		return r, nil
 	}
 
@@ -177,6 +185,9 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	}
 	if r.lock, err = lockClone(r.gitDir + ".lock"); err != nil {
 		return nil, err
+	}
+	if err := removeStrays(r.gitDir); err != nil {
+		return nil, errors.Join(err, r.lock.Close())
 	}
 	r.objects = cache.NewObjectLRUDefault()
 	if r.repo, err = openClone(r.gitDir, opts.URL, r.objects); err != nil {
@@ -234,17 +245,16 @@ func (r *Repo) Trim() error {
 // directory (true) or a local repository read in place (false).
 func (r *Repo) Remote() bool { return r.remote }
 
-// Fetch brings the branch's new commits from a remote into the bare clone.
-// "Already up to date" is success. For a local repository it only rereads
-// the pack index, so packs written by git since Open (push, gc) are seen.
-// Errors wrap ErrUnreachable, ErrAuth or ErrBranchNotFound.
+// Fetch brings the branch's new commits from a remote into the bare clone,
+// as one new pack; Compact keeps the packs few. "Already up to date" is
+// success. For a local repository it only lists the packs again, so packs
+// written or removed by git since (push, gc) are seen. Errors wrap
+// ErrUnreachable, ErrAuth or ErrBranchNotFound.
 func (r *Repo) Fetch(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.remote {
-		if s, ok := r.repo.Storer.(*filesystem.Storage); ok {
-			s.Reindex()
-		}
+		r.refreshPacks()
 		return nil
 	}
 	spec := config.RefSpec(fmt.Sprintf("+%s:%s", plumbing.NewBranchReferenceName(r.opts.Branch), r.ref))
@@ -302,22 +312,75 @@ func (r *Repo) Commit(ctx context.Context, hash string) (Commit, error) {
 
 // commit reads a commit object; r.mu must be held.
 func (r *Repo) commit(h plumbing.Hash) (*object.Commit, error) {
-	c, err := object.GetCommit(r.repo.Storer, h)
-	if errors.Is(err, plumbing.ErrObjectNotFound) && !r.remote {
-		// git (or CommitFiles) may have written a pack since the pack
-		// index was loaded: look again before giving up.
-		if s, ok := r.repo.Storer.(*filesystem.Storage); ok {
-			s.Reindex()
-			c, err = object.GetCommit(r.repo.Storer, h)
-		}
-	}
+	obj, err := r.object(plumbing.CommitObject, h)
 	if errors.Is(err, plumbing.ErrObjectNotFound) {
 		return nil, fmt.Errorf("read commit %s: %w", h, ErrCommitNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", h, err)
 	}
+	c, err := object.DecodeCommit(r.repo.Storer, obj)
+	if err != nil {
+		return nil, fmt.Errorf("read commit %s: %w", h, err)
+	}
 	return c, nil
+}
+
+// object reads object h of type t from the main store; r.mu must be held.
+// In a local repository a miss lists the packs again first: git (or
+// CommitFiles) may have written the object's pack since they were listed.
+func (r *Repo) object(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	obj, err := r.repo.Storer.EncodedObject(t, h)
+	if missing(err) && !r.remote && r.refreshPacks() {
+		obj, err = r.repo.Storer.EncodedObject(t, h)
+	}
+	return obj, err
+}
+
+// listPacks returns the sorted hashes of the packs on disk, nil when they
+// cannot be listed (the reads that follow say why).
+func (r *Repo) listPacks() []plumbing.Hash {
+	st, ok := r.repo.Storer.(*filesystem.Storage)
+	if !ok {
+		return nil
+	}
+	packs, err := st.ObjectPacks()
+	if err != nil {
+		return nil
+	}
+	slices.SortFunc(packs, func(a, b plumbing.Hash) int { return bytes.Compare(a[:], b[:]) })
+	return packs
+}
+
+// refreshPacks lists the packs of a local repository again and, when they
+// changed, has the stores read the new list (see forgetPacks). It reports
+// whether they changed. Only the list is read when nothing changed; go-git
+// would otherwise re-read every pack's index. r.mu must be held.
+func (r *Repo) refreshPacks() bool {
+	packs := r.listPacks()
+	if slices.Equal(packs, r.packs) {
+		return false
+	}
+	r.packs = packs
+	// The stores only read: failing to close a pack file loses nothing.
+	_ = r.forgetPacks()
+	return true
+}
+
+// forgetPacks closes the main store's pack files and drops its list of
+// packs, which its next read lists again, and has the pool's stores reopen.
+// It is how every store learns that packs were removed. r.mu must be held.
+func (r *Repo) forgetPacks() error {
+	if r.blobs != nil {
+		r.blobs.stale()
+	}
+	st, ok := r.repo.Storer.(*filesystem.Storage)
+	if !ok {
+		return nil
+	}
+	err := st.Close()
+	st.Reindex()
+	return err
 }
 
 // dirHash returns the hash of the tree of Options.Dir in commit c, or the

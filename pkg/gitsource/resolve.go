@@ -22,12 +22,10 @@ func (r *Repo) Resolve(ctx context.Context, rev string) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	h, err := r.repo.ResolveRevision(plumbing.Revision(rev))
-	if err != nil && !r.remote {
-		// git may have written refs or packs since Open.
-		if s, ok := r.repo.Storer.(interface{ Reindex() }); ok {
-			s.Reindex()
-			h, err = r.repo.ResolveRevision(plumbing.Revision(rev))
-		}
+	if err != nil && !r.remote && r.refreshPacks() {
+		// git may have written packs since they were listed (refs are
+		// read afresh every time).
+		h, err = r.repo.ResolveRevision(plumbing.Revision(rev))
 	}
 	if err != nil {
 		return "", fmt.Errorf("resolve %q: %w: %w", rev, ErrCommitNotFound, err)

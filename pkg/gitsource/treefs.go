@@ -385,7 +385,7 @@ func (r *Repo) dirNode(h plumbing.Hash) (*dirNode, error) {
 // readBlob reads blob h, at most limit bytes when limit >= 0; r.mu must be
 // held.
 func (r *Repo) readBlob(h plumbing.Hash, limit int64) ([]byte, error) {
-	obj, err := r.repo.Storer.EncodedObject(plumbing.BlobObject, h)
+	obj, err := r.object(plumbing.BlobObject, h)
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", h, err)
 	}

@@ -92,17 +92,7 @@ func collectDue(h heap, perRun uint64) bool {
 	return h.objects+2*perRun >= earliest
 }
 
-func (c *collector) running() bool {
-	if c.done == nil {
-		return false
-	}
-	select {
-	case <-c.done:
-		return false
-	default:
-		return true
-	}
-}
+func (c *collector) running() bool { return running(c.done) }
 
 // wait waits for the collection running, if any.
 func (c *collector) wait() {

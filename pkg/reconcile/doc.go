@@ -3,6 +3,9 @@
 //
 //	fetch → changed paths → load → validate → apply → score → record
 //
+// and then, on the side (see Run), the merge of the packs its fetches left
+// in a remote's clone (gitsource.Repo.Compact).
+//
 // A commit is applied in one index transaction or not at all: a commit with
 // errors is recorded with its diagnostics and the index keeps serving the
 // last good revision (the catalog is wrong: report, do not retry); a commit

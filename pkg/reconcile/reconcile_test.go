@@ -54,12 +54,13 @@ func entity(id, tier string, replicas int, deps ...string) []byte {
 
 // fixture is a remote repository, a berth clone of it and an index.
 type fixture struct {
-	t      *testing.T
-	remote string
-	when   time.Time
-	repo   *gitsource.Repo
-	db     *index.DB
-	rec    *reconcile.Reconciler
+	t       *testing.T
+	remote  string
+	dataDir string // where the remote is cloned
+	when    time.Time
+	repo    *gitsource.Repo
+	db      *index.DB
+	rec     *reconcile.Reconciler
 }
 
 func newFixture(t *testing.T, files map[string][]byte, opts reconcile.Options) *fixture {
@@ -72,7 +73,8 @@ func newFixture(t *testing.T, files map[string][]byte, opts reconcile.Options) *
 
 func (f *fixture) open(dbPath string, opts reconcile.Options) {
 	ctx := context.Background()
-	repo, err := gitsource.Open(ctx, gitsource.Options{URL: "file://" + f.remote, DataDir: f.t.TempDir()})
+	f.dataDir = f.t.TempDir()
+	repo, err := gitsource.Open(ctx, gitsource.Options{URL: "file://" + f.remote, DataDir: f.dataDir})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -27,16 +27,33 @@ func (r *Reconciler) Trigger() {
 // Transient failures are retried with capped exponential backoff while the
 // index keeps serving; a trigger during a backoff runs at once. A garbage
 // collection due soon is started right after an incremental reconcile
-// rather than left to interrupt the next one (see collector).
+// rather than left to interrupt the next one (see collector). After a
+// reconcile that brought a commit, the packs the fetches left in a remote's
+// clone are merged (gitsource.Repo.Compact) on a goroutine that the next
+// reconcile does not wait for; Run waits for it before it returns.
 func (r *Reconciler) Run(ctx context.Context) error {
 	backoff := time.Duration(0)
 	var retry <-chan time.Time
 	gc := newCollector()
 	defer gc.wait()
+	var compacted chan struct{} // closed when the last compaction started ends
+	defer func() {
+		if compacted != nil {
+			<-compacted
+		}
+	}()
 	for first := true; ; first = false {
 		gc.start()
 		res, err := r.Reconcile(ctx)
 		gc.end(err == nil && res.Incremental && !res.UpToDate)
+		if err == nil && !res.UpToDate && !running(compacted) {
+			done := make(chan struct{})
+			compacted = done
+			go func() {
+				defer close(done)
+				r.compact(ctx)
+			}()
+		}
 		if first && err == nil {
 			if err := r.Warm(ctx); err != nil && ctx.Err() == nil {
 				r.log.Warn("reconcile: cannot load the applied commit ahead of the next one", "err", err)
@@ -59,5 +76,19 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		case <-r.trigger:
 		case <-retry:
 		}
+	}
+}
+
+// running reports whether done, the channel a goroutine closes when it
+// ends, is open.
+func running(done <-chan struct{}) bool {
+	if done == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return false
+	default:
+		return true
 	}
 }

@@ -2,7 +2,9 @@ package reconcile_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -108,4 +110,30 @@ func TestRun_RetryWithCappedBackoff(t *testing.T) {
 	if conds["Stalled"].Status != "False" || conds["Ready"].Status != "True" || st.History[0].Status != string(index.StatusApplied) {
 		t.Errorf("after the remote came back: %+v", st)
 	}
+}
+
+// TestRun_CompactsClone has Run reconcile 18 commits fetched one by one,
+// each adding a pack to the clone: the clone's 19 packs are merged on the
+// side down to the 16 it keeps at most, and the commits after that apply
+// as before.
+func TestRun_CompactsClone(t *testing.T) {
+	f := newFixture(t, base(), reconcile.Options{})
+	f.run()
+	eventually(t, "the initial catalog applied", func() bool { return f.applied() != "" })
+	packs := func() int {
+		m, err := filepath.Glob(filepath.Join(f.dataDir, "git", "*", "objects", "pack", "pack-*.pack"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(m)
+	}
+	for i := range 18 {
+		head := f.commit(fmt.Sprintf("commit %d", i), map[string][]byte{"entities/service/d.yaml": entity("d", "gold", i)})
+		f.rec.Trigger()
+		eventually(t, fmt.Sprintf("commit %d applied", i), func() bool { return f.applied() == head })
+	}
+	eventually(t, "the packs merged", func() bool { return packs() <= 16 })
+	head := f.commit("after the merge", map[string][]byte{"entities/service/e.yaml": entity("e", "gold", 1)})
+	f.rec.Trigger()
+	eventually(t, "the commit after the merge applied", func() bool { return f.applied() == head })
 }
