@@ -21,6 +21,7 @@ const eventsFD = 3
 // reconcile.Process): hidden, since only berth serve starts it.
 func (a *app) reconcilerCmd() *cobra.Command {
 	var f sourceFlags
+	var nice int
 	cmd := &cobra.Command{
 		Use:   "reconciler",
 		Short: "Run berth serve's reconciler (berth serve starts it)",
@@ -43,6 +44,11 @@ Run berth serve instead.`,
 			// not stop it first (berth serve would start another).
 			signal.Ignore(os.Interrupt, syscall.SIGTERM)
 			log := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: a.level()}))
+			if nice != 0 {
+				if err := setNice(nice); err != nil {
+					log.Warn("reconciler keeps berth serve's CPU priority", "err", err)
+				}
+			}
 			s, err := a.open(cmd.Context(), &f, log, false)
 			if err != nil {
 				return err
@@ -56,6 +62,7 @@ Run berth serve instead.`,
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().IntVar(&nice, "nice", 0, "nice value of this process's threads (Linux)")
 	return cmd
 }
 
@@ -71,6 +78,9 @@ func (a *app) reconcilerCommand(f *sourceFlags) (func() *exec.Cmd, error) {
 		"--dir", f.catalogDir(), "--data-dir", f.dataDir, "--db", f.db, "--workers", strconv.Itoa(f.workers)}
 	if f.allowMassDelete {
 		argv = append(argv, "--allow-mass-delete")
+	}
+	if a.reconcilerNice != 0 {
+		argv = append(argv, "--nice", strconv.Itoa(a.reconcilerNice))
 	}
 	return func() *exec.Cmd {
 		cmd := exec.Command(exe, argv...)

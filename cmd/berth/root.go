@@ -37,6 +37,8 @@ type app struct {
 	stdout, stderr io.Writer
 	logLevel       string
 	log            *slog.Logger
+	// reconcilerNice is berth serve's --reconciler-nice.
+	reconcilerNice int
 }
 
 // run is berth's entry point, kept apart from main so testscript can call it.

@@ -50,7 +50,8 @@ push webhooks (POST /hooks/github, verified with BERTH_WEBHOOK_SECRET), and serv
 
 The reconciler runs in a child process (berth reconciler), restarted if it exits, so
 that its in-memory catalog never stalls the API's reads and a crash leaves the API
-serving the last good revision.
+serving the last good revision. On Linux it runs at a lower CPU priority
+(--reconciler-nice): when reads keep the CPU busy they go first.
 
 The index is derived from Git: run any number of replicas, each with its own --db,
 behind a load balancer; they converge on the same revision.
@@ -66,6 +67,9 @@ Logs are JSON. SIGINT/SIGTERM shut down gracefully.`,
 			sched, err := cron.ParseStandard(interval)
 			if err != nil {
 				return usageError{fmt.Errorf("--interval %q: %w", interval, err)}
+			}
+			if a.reconcilerNice < 0 || a.reconcilerNice > 19 {
+				return usageError{fmt.Errorf("--reconciler-nice %d: want 0 to 19", a.reconcilerNice)}
 			}
 			if audit.MaxRequests < 1 || audit.MaxAge < time.Minute {
 				return usageError{fmt.Errorf("--audit-max-requests must be at least 1 and --audit-max-age at least 1m")}
@@ -107,6 +111,7 @@ Logs are JSON. SIGINT/SIGTERM shut down gracefully.`,
 	cmd.Flags().Float64Var(&rateLimit, "rate-limit", float64(api.DefaultRateLimit),
 		"requests per second each API client (or, without a token, each remote address) may make; 0: no limit")
 	cmd.Flags().IntVar(&rateBurst, "rate-burst", api.DefaultRateBurst, "requests a client may make at once (its bucket; the x-ratelimit-limit header)")
+	cmd.Flags().IntVar(&a.reconcilerNice, "reconciler-nice", 10, "nice value of the reconciler process on Linux (0–19): when the CPU is busy, reads go first and commits apply a little later; 0 shares the CPU equally")
 	cmd.Flags().StringVar(&auth, "auth", "token", "token: API clients need an access token (anonymous reads only on loopback without clients); none: anonymous reads (loopback only)")
 	return cmd
 }

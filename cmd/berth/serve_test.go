@@ -54,6 +54,12 @@ func freeAddr(tb testing.TB) string {
 // It stops at the end of the test unless stopped before.
 func startServe(t *testing.T, files map[string][]byte, cfg api.Config, spec string) *served {
 	t.Helper()
+	return startServeWith(t, &app{stdin: bytes.NewReader(nil), stdout: io.Discard, stderr: io.Discard}, files, cfg, spec)
+}
+
+// startServeWith is startServe running a's berth serve.
+func startServeWith(t *testing.T, a *app, files map[string][]byte, cfg api.Config, spec string) *served {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	s := &served{remote: filepath.Join(dir, "catalog.git"), dbPath: filepath.Join(dir, "berth.db"), metricsAddr: freeAddr(t)}
@@ -67,7 +73,6 @@ func startServe(t *testing.T, files map[string][]byte, cfg api.Config, spec stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &app{stdin: bytes.NewReader(nil), stdout: io.Discard, stderr: io.Discard}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- a.serve(runCtx, &f, cfg, s.metricsAddr, sched, slog.New(slog.DiscardHandler)) }()
