@@ -39,6 +39,7 @@ Run berth serve instead.`,
 				return usageError{fmt.Errorf("berth reconciler writes to file descriptor %d, a pipe berth serve opens: run berth serve", eventsFD)}
 			}
 			defer events.Close()
+			closeOnExec(eventsFD)
 			// berth serve stops it by closing stdin, after its own
 			// shutdown; a Ctrl-C or a SIGTERM to the process group must
 			// not stop it first (berth serve would start another).

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/berth-dev/berth/pkg/api"
@@ -49,20 +50,48 @@ func children(t *testing.T) []string {
 	return out
 }
 
+// reconcilerChild starts berth serve for a and returns its reconciler
+// process's pid.
+func reconcilerChild(t *testing.T, a *app) string {
+	t.Helper()
+	startServeWith(t, a, exampleFiles(t, ""), api.Config{Anonymous: true}, "@every 1h")
+	for _, pid := range children(t) {
+		if cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline"); bytes.HasPrefix(cmdline, []byte("berth\x00reconciler\x00")) {
+			return pid
+		}
+	}
+	t.Fatal("no reconciler process among this process's children")
+	return ""
+}
+
+// TestServe_ReconcilerEventsCloseOnExec: the reconciler's event pipe is
+// not passed on to the processes it starts (git upload-pack), which would
+// keep berth serve from seeing the pipe end when the reconciler exits.
+func TestServe_ReconcilerEventsCloseOnExec(t *testing.T) {
+	child := reconcilerChild(t, &app{stdin: bytes.NewReader(nil), stdout: io.Discard, stderr: io.Discard})
+	b, err := os.ReadFile("/proc/" + child + "/fdinfo/3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "flags:"); ok {
+			flags, err := strconv.ParseInt(strings.TrimSpace(v), 8, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if flags&syscall.O_CLOEXEC == 0 {
+				t.Fatalf("fd 3 of the reconciler: flags %o, want O_CLOEXEC", flags)
+			}
+			return
+		}
+	}
+	t.Fatalf("no flags in fdinfo: %q", b)
+}
+
 // TestServe_ReconcilerNice: berth serve's reconciler process runs every
 // thread at --reconciler-nice, and berth serve keeps its own priority.
 func TestServe_ReconcilerNice(t *testing.T) {
-	a := &app{stdin: bytes.NewReader(nil), stdout: io.Discard, stderr: io.Discard, reconcilerNice: 7}
-	startServeWith(t, a, exampleFiles(t, ""), api.Config{Anonymous: true}, "@every 1h")
-	var child string
-	for _, pid := range children(t) {
-		if cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline"); bytes.HasPrefix(cmdline, []byte("berth\x00reconciler\x00")) {
-			child = pid
-		}
-	}
-	if child == "" {
-		t.Fatal("no reconciler process among this process's children")
-	}
+	child := reconcilerChild(t, &app{stdin: bytes.NewReader(nil), stdout: io.Discard, stderr: io.Discard, reconcilerNice: 7})
 	tasks, err := os.ReadDir("/proc/" + child + "/task")
 	if err != nil {
 		t.Fatal(err)
