@@ -39,6 +39,10 @@ const auditBatch = 512
 // queue alone holds what waits, so Buffer bounds it as before.
 const auditLinger = 20 * time.Millisecond
 
+// auditRetry is how long a batch the index refused as busy waits before
+// the writer tries it again.
+const auditRetry = 500 * time.Millisecond
+
 // maxAuditField bounds each request-controlled field of a request entry
 // (method, path, path parameters), in bytes.
 const maxAuditField = 1 << 10
@@ -160,9 +164,24 @@ func (a *auditLog) take(batch []index.Request) []index.Request {
 	return batch
 }
 
-// write stores a batch; a failed write loses it, counted and logged.
+// write stores a batch; a failed write loses it, counted and logged. A
+// write refused because the reconciler's process holds the index's write
+// lock (a cold import keeps it for many seconds) is tried again, every
+// auditRetry until it succeeds or close is called: the batch waits, and
+// the queue keeps filling up to its bound.
 func (a *auditLog) write(batch []index.Request) {
 	pruned, err := a.db.RecordRequests(a.ctx, batch, a.keep, a.now())
+	for index.IsBusy(err) {
+		a.log.Warn("audit log: index busy; retrying", "requests", len(batch), "in", auditRetry)
+		select {
+		case <-a.stop:
+		case <-time.After(auditRetry):
+		}
+		pruned, err = a.db.RecordRequests(a.ctx, batch, a.keep, a.now())
+		if a.stopping() {
+			break
+		}
+	}
 	if err != nil {
 		a.dropped.Add(float64(len(batch)))
 		a.log.Error("audit log: requests lost", "requests", len(batch), "err", err)
@@ -170,6 +189,16 @@ func (a *auditLog) write(batch []index.Request) {
 	}
 	if pruned > 0 {
 		a.log.Debug("audit log: pruned requests", "requests", pruned)
+	}
+}
+
+// stopping reports whether close was called.
+func (a *auditLog) stopping() bool {
+	select {
+	case <-a.stop:
+		return true
+	default:
+		return false
 	}
 }
 

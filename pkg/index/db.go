@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
 )
 
 // Errors returned by the index.
@@ -190,4 +190,12 @@ func (db *DB) runMigration(ctx context.Context, m migration) (err error) {
 		return err
 	}
 	return tx.Commit()
+}
+
+// IsBusy reports whether err is SQLite's "database is locked": another
+// process (berth serve's reconciler) held the write lock for longer than
+// the busy timeout. The write may succeed when tried again.
+func IsBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
