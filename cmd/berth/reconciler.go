@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/berth-dev/berth/pkg/reconcile"
 	"github.com/spf13/cobra"
 )
 
@@ -42,15 +44,24 @@ Run berth serve instead.`,
 			closeOnExec(eventsFD)
 			// berth serve stops it by closing stdin, after its own
 			// shutdown; a Ctrl-C or a SIGTERM to the process group must
-			// not stop it first (berth serve would start another).
+			// not stop it first (berth serve would start another). The
+			// end of stdin (berth serve closed it or died) cancels
+			// everything, also the opening of the repository (a first
+			// clone can take minutes).
 			signal.Ignore(os.Interrupt, syscall.SIGTERM)
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			triggers := reconcile.LineTriggers(a.stdin, cancel)
 			log := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: a.level()}))
+			if nice < 0 || nice > 19 {
+				return usageError{fmt.Errorf("--nice %d: want 0 to 19", nice)}
+			}
 			if nice != 0 {
 				if err := setNice(nice); err != nil {
 					log.Warn("reconciler keeps berth serve's CPU priority", "err", err)
 				}
 			}
-			s, err := a.open(cmd.Context(), &f, log, false)
+			s, err := a.open(ctx, &f, log, false)
 			if err != nil {
 				return err
 			}
@@ -59,7 +70,7 @@ Run berth serve instead.`,
 					log.Error("close index", "err", err)
 				}
 			}()
-			return s.rec.ServeParent(cmd.Context(), a.stdin, events)
+			return s.rec.ServeParent(ctx, triggers, events)
 		},
 	}
 	f.register(cmd)

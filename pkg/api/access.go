@@ -64,11 +64,14 @@ func (s *Server) callerFor(ctx context.Context, tx *sql.Tx, meta *revMeta, id Id
 	if c := s.cachedCaller(meta.revID, id.User, now); c != nil {
 		return c, nil
 	}
-	// One compile per user and revision, not one per request waiting.
-	s.callersBuild.Lock()
-	defer s.callersBuild.Unlock()
-	if c := s.cachedCaller(meta.revID, id.User, now); c != nil {
-		return c, nil
+	// One compile per user and revision, not one per request waiting
+	// (other users compile in parallel). A request on an older revision
+	// than the cache's compiles alone: its caller is not kept.
+	if !s.callersNewer(meta.revID) {
+		defer s.callerBuilds.lock(id.User)()
+		if c := s.cachedCaller(meta.revID, id.User, now); c != nil {
+			return c, nil
+		}
 	}
 	c, err := s.compileCaller(ctx, tx, meta, id.User, now)
 	if err != nil {
@@ -85,6 +88,14 @@ func (s *Server) callerFor(ctx context.Context, tx *sql.Tx, meta *revMeta, id Id
 	}
 	s.callersMu.Unlock()
 	return c, nil
+}
+
+// callersNewer reports whether the cached callers are of a newer
+// revision than revID.
+func (s *Server) callersNewer(revID int64) bool {
+	s.callersMu.Lock()
+	defer s.callersMu.Unlock()
+	return s.callers.revID > revID
 }
 
 // cachedCaller is user's cached caller of revision revID, unless older

@@ -186,10 +186,15 @@ func (s *Server) metaFor(ctx context.Context, tx *sql.Tx, revID int64) (*revMeta
 	if m := s.cachedMeta(revID); m != nil {
 		return m, nil
 	}
-	s.metaBuild.Lock()
-	defer s.metaBuild.Unlock()
-	if m := s.cachedMeta(revID); m != nil {
-		return m, nil
+	s.metaMu.Lock()
+	stale := s.meta != nil && s.meta.revID > revID
+	s.metaMu.Unlock()
+	if !stale { // a read of an older revision builds its own, not kept
+		s.metaBuild.Lock()
+		defer s.metaBuild.Unlock()
+		if m := s.cachedMeta(revID); m != nil {
+			return m, nil
+		}
 	}
 	m := &revMeta{revID: revID, blueprints: map[string]*catalog.Blueprint{}, objFiles: map[string]index.Object{},
 		computed: map[string]map[string]bool{}, scorecards: map[string]map[string]*scorecardMeta{}}

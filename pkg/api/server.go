@@ -96,7 +96,7 @@ type Server struct {
 
 	callersMu    sync.Mutex
 	callers      callerCache // compiled read policies of the newest revision
-	callersBuild sync.Mutex  // held while one read compiles a caller
+	callerBuilds keyedLocks  // per user: one read compiles its caller
 
 	audit *auditLog // nil without API clients
 }

@@ -66,13 +66,30 @@ func (e *emitter) send(ev event) {
 	}
 }
 
+// LineTriggers reads a parent's stdin, in, for ServeParent: a trigger per
+// line (coalesced, never blocking the reading), and cancel at its end (the
+// parent closed it or died). Start it before opening the repository, so
+// that the end of stdin also cancels a long first clone.
+func LineTriggers(in io.Reader, cancel context.CancelFunc) <-chan struct{} {
+	triggers := make(chan struct{}, 1)
+	go func() {
+		defer cancel()
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			select {
+			case triggers <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return triggers
+}
+
 // ServeParent runs r for a parent's Process: it reconciles at once and
-// again for every line read from in (coalescing as Run does), and writes
-// its events to out. It returns nil when in ends (the parent closed it or
-// died) or ctx ends; a Reconciler serves one parent.
-func (r *Reconciler) ServeParent(ctx context.Context, in io.Reader, out io.Writer) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// again for every trigger (coalescing as Run does; see LineTriggers), and
+// writes its events to out. It returns nil when ctx ends; a Reconciler
+// serves one parent.
+func (r *Reconciler) ServeParent(ctx context.Context, triggers <-chan struct{}, out io.Writer) error {
 	em := &emitter{enc: json.NewEncoder(out)}
 	r.status.mu.Lock()
 	r.status.notify = func(st procState) { em.send(event{State: &st}) }
@@ -81,11 +98,14 @@ func (r *Reconciler) ServeParent(ctx context.Context, in io.Reader, out io.Write
 	r.observed = func(o observation) { em.send(event{Observed: &o}) }
 	em.send(event{Started: true, State: &st})
 	go func() {
-		sc := bufio.NewScanner(in)
-		for sc.Scan() {
-			r.Trigger()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-triggers:
+				r.Trigger()
+			}
 		}
-		cancel()
 	}()
 	if err := r.Run(ctx); ctx.Err() == nil {
 		return err
@@ -150,7 +170,7 @@ func (p *Process) Refresh(ctx context.Context) error { return p.metrics.refresh(
 // before it starts.
 func (p *Process) Run(ctx context.Context) error {
 	backoff := time.Duration(0)
-	for first := true; ; first = false {
+	for first := true; ctx.Err() == nil; first = false {
 		begin := time.Now()
 		started, err := p.runChild(ctx)
 		if ctx.Err() != nil {
@@ -173,6 +193,7 @@ func (p *Process) Run(ctx context.Context) error {
 		case <-time.After(backoff):
 		}
 	}
+	return nil
 }
 
 // runChild runs one child until it exits or ctx ends, forwarding triggers.
@@ -197,11 +218,21 @@ func (p *Process) runChild(ctx context.Context) (started bool, err error) {
 		return false, fmt.Errorf("start reconciler process: %w", err)
 	}
 	startedc := make(chan struct{})
-	exited := make(chan error, 1)
+	type exit struct {
+		started bool
+		err     error
+	}
+	exited := make(chan exit, 1)
+	read := make(chan bool, 1)
+	go func() { read <- p.read(evr, startedc) }()
 	go func() {
-		p.read(evr, startedc)
+		err := cmd.Wait()
+		// A process the child started may hold the pipe's write end: read
+		// what is buffered, then stop waiting for its end.
+		_ = evr.SetReadDeadline(time.Now().Add(time.Second))
+		sawStart := <-read
 		evr.Close()
-		exited <- cmd.Wait()
+		exited <- exit{sawStart, err}
 	}()
 	for {
 		select {
@@ -219,21 +250,22 @@ func (p *Process) runChild(ctx context.Context) (started bool, err error) {
 			started, startedc = true, nil
 			p.log.Info("reconciler process started", "pid", cmd.Process.Pid)
 		case <-p.trigger:
-			// A failed write means the child is exiting: exited says why.
+			// The child reads its stdin from its start; a failed write
+			// means it is exiting, and exited says why.
 			_, _ = io.WriteString(in, "reconcile\n")
-		case err := <-exited:
+		case e := <-exited:
 			in.Close()
-			if err == nil {
-				err = errors.New("exited")
+			if e.err == nil {
+				e.err = errors.New("exited")
 			}
-			return started, err
+			return started || e.started, e.err
 		}
 	}
 }
 
 // read applies the events of a child until its pipe ends, closing
-// startedc at its first "started" event.
-func (p *Process) read(r io.Reader, startedc chan<- struct{}) {
+// startedc at its first "started" event, and reports whether it saw one.
+func (p *Process) read(r io.Reader, startedc chan<- struct{}) (started bool) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for sc.Scan() {
@@ -248,12 +280,16 @@ func (p *Process) read(r io.Reader, startedc chan<- struct{}) {
 		if ev.Observed != nil {
 			p.metrics.observe(*ev.Observed)
 		}
-		if ev.Started && startedc != nil {
+		if ev.Started && !started {
+			started = true
 			close(startedc)
-			startedc = nil
 		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		p.log.Warn("reconciler process: events no longer read", "err", err)
 	}
 	// Drain what a child writes after an over-long line, so it never
 	// blocks on a full pipe.
 	_, _ = io.Copy(io.Discard, r)
+	return started
 }

@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +29,7 @@ const (
 	childDB      = "BERTH_TEST_CHILD_DB"
 	childHang    = "BERTH_TEST_CHILD_HANG" // started, then never reads its stdin
 	childPIDFile = "BERTH_TEST_CHILD_PIDFILE"
+	childGrand   = "BERTH_TEST_CHILD_GRANDCHILD" // started, then starts a long sleep and exits
 	processGrace = 10 * time.Second
 )
 
@@ -42,11 +44,27 @@ func TestProcess_Child(t *testing.T) {
 	if err := os.WriteFile(os.Getenv(childPIDFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if os.Getenv(childGrand) != "" {
+		events.WriteString(`{"started":true}` + "\n")
+		sleep := exec.Command("sleep", "60") // inherits fd 3, as git upload-pack could
+		if err := sleep.Start(); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(os.Getenv(childPIDFile)+".grandchild", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(f, sleep.Process.Pid)
+		f.Close()
+		return
+	}
 	if os.Getenv(childHang) != "" {
 		events.WriteString(`{"started":true}` + "\n")
 		select {}
 	}
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	triggers := reconcile.LineTriggers(os.Stdin, cancel)
 	repo, err := gitsource.Open(ctx, gitsource.Options{URL: remote, DataDir: os.Getenv(childData)})
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +79,7 @@ func TestProcess_Child(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := reconcile.New(repo, db, v, reconcile.Options{}).ServeParent(ctx, os.Stdin, events); err != nil {
+	if err := reconcile.New(repo, db, v, reconcile.Options{}).ServeParent(ctx, triggers, events); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -262,5 +280,53 @@ func TestProcess_KillsAfterGrace(t *testing.T) {
 	}
 	if ws := kids.exited(); ws.Signal() != syscall.SIGKILL {
 		t.Fatalf("child ended with %v, want killed", ws)
+	}
+}
+
+// TestProcess_ExitWhileGrandchildHoldsPipe: a child that exits while a
+// process it started still holds its event pipe is seen to exit (and
+// started again) at once, not when that process ends.
+func TestProcess_ExitWhileGrandchildHoldsPipe(t *testing.T) {
+	db, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	kids := newChildren(t, childRemote+"=unused", childGrand+"=1")
+	p := reconcile.NewProcess(db, kids.command, 100*time.Millisecond, nil)
+	stop := running(p)
+	defer stop()
+	kids.pid(0)
+	// Every child started one; kill them all at the end.
+	grandchildren := func() (pids []int) {
+		b, _ := os.ReadFile(kids.pidFile + ".grandchild")
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+		return pids
+	}
+	t.Cleanup(func() {
+		for _, pid := range grandchildren() {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	var grand int
+	for range 3000 {
+		if g := grandchildren(); len(g) > 0 {
+			grand = g[0]
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if grand == 0 {
+		t.Fatal("the child started no grandchild")
+	}
+	waitStatus(t, p, "the exit reported", func(st reconcile.Status) bool {
+		return condition(st, "Stalled").Reason == "ReconcilerExited"
+	})
+	if err := syscall.Kill(grand, 0); err != nil {
+		t.Fatalf("the grandchild ended before the exit was seen (%v): the test proves nothing", err)
 	}
 }

@@ -74,14 +74,14 @@ type statusBox struct {
 	notify func(procState)
 }
 
-// update changes the state under the lock and tells notify.
+// update changes the state and tells notify, under the lock so that
+// notify sees the states in the order they were set.
 func (s *statusBox) update(change func(*procState)) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	change(&s.st)
-	st, notify := s.st, s.notify
-	s.mu.Unlock()
-	if notify != nil {
-		notify(st)
+	if s.notify != nil {
+		s.notify(s.st)
 	}
 }
 
