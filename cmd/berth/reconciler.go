@@ -86,11 +86,7 @@ func (a *app) reconcilerCommand(f *sourceFlags) (func() *exec.Cmd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find berth's executable to run the reconciler: %w", err)
 	}
-	argv := []string{"reconciler", "--log-level", cmp.Or(a.logLevel, "info"), "--repo", f.repo, "--branch", f.branch,
-		"--dir", f.catalogDir(), "--data-dir", f.dataDir, "--db", f.db, "--workers", strconv.Itoa(f.workers)}
-	if f.allowMassDelete {
-		argv = append(argv, "--allow-mass-delete")
-	}
+	argv := append([]string{"reconciler", "--log-level", cmp.Or(a.logLevel, "info")}, f.args()...)
 	if a.reconcilerNice != 0 {
 		argv = append(argv, "--nice", strconv.Itoa(a.reconcilerNice))
 	}

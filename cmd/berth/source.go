@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/berth-dev/berth/pkg/gitsource"
@@ -31,6 +32,18 @@ func (f *sourceFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.db, "db", "berth.db", "SQLite index file")
 	cmd.Flags().BoolVar(&f.allowMassDelete, "allow-mass-delete", false, "apply a commit even if it deletes more entities than massDeleteThreshold allows")
 	cmd.Flags().IntVar(&f.workers, "workers", 0, "goroutines validating entities (default: one per CPU)")
+}
+
+// args are the flags register defines, set to f's values, for another
+// berth process (berth serve's reconciler); the catalog directory as
+// catalogDir resolves it.
+func (f *sourceFlags) args() []string {
+	argv := []string{"--repo", f.repo, "--branch", f.branch, "--dir", f.catalogDir(), "--data-dir", f.dataDir,
+		"--db", f.db, "--workers", strconv.Itoa(f.workers)}
+	if f.allowMassDelete {
+		argv = append(argv, "--allow-mass-delete")
+	}
+	return argv
 }
 
 // catalogDir picks the catalog directory: the flag, else the root when it

@@ -76,10 +76,7 @@ func LineTriggers(in io.Reader, cancel context.CancelFunc) <-chan struct{} {
 		defer cancel()
 		sc := bufio.NewScanner(in)
 		for sc.Scan() {
-			select {
-			case triggers <- struct{}{}:
-			default:
-			}
+			poke(triggers)
 		}
 	}()
 	return triggers
@@ -145,12 +142,7 @@ func (p *Process) SetMetrics(m *Metrics) { p.metrics = m }
 // Trigger asks for a reconcile; it never blocks and coalesces as
 // Reconciler.Trigger does. A trigger while no child runs is kept for the
 // next one (which reconciles when it starts anyway).
-func (p *Process) Trigger() {
-	select {
-	case p.trigger <- struct{}{}:
-	default:
-	}
-}
+func (p *Process) Trigger() { poke(p.trigger) }
 
 // Status reports the child's state from the index and its last events.
 func (p *Process) Status(ctx context.Context) (Status, error) { return statusOf(ctx, p.db, &p.status) }
@@ -182,7 +174,7 @@ func (p *Process) Run(ctx context.Context) error {
 		if time.Since(begin) > maxBackoff {
 			backoff = 0 // it ran well for a while: start again soon
 		}
-		backoff = min(max(backoff*2, minBackoff), maxBackoff)
+		backoff = nextBackoff(backoff)
 		p.metrics.restarted()
 		p.log.Error("reconciler process exited; starting another", "err", err, "in", backoff)
 		p.status.set(procState{Err: fmt.Sprintf("reconciler process exited: %v", err), Reason: "ReconcilerExited",

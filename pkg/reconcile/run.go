@@ -14,12 +14,20 @@ const (
 
 // Trigger asks for a reconcile. It never blocks: triggers that arrive while
 // one is pending or running coalesce into one more run.
-func (r *Reconciler) Trigger() {
+func (r *Reconciler) Trigger() { poke(r.trigger) }
+
+// poke sends on ch, a channel of capacity one, unless a value is already
+// waiting there: triggers that come before it is read coalesce.
+func poke(ch chan<- struct{}) {
 	select {
-	case r.trigger <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
+
+// nextBackoff is the wait after another failure, following a wait of d:
+// doubled, from minBackoff up to maxBackoff.
+func nextBackoff(d time.Duration) time.Duration { return min(max(d*2, minBackoff), maxBackoff) }
 
 // Run reconciles once at start and then on every Trigger, until ctx ends.
 // After the first reconcile it warms the reconciler (see Warm), so that
@@ -63,7 +71,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case errors.Is(err, ErrTransient) || err != nil:
-			backoff = min(max(backoff*2, minBackoff), maxBackoff)
+			backoff = nextBackoff(backoff)
 			r.status.setRetry(time.Now().Add(backoff))
 			retry = time.After(backoff)
 		default:
