@@ -45,6 +45,9 @@ already failed before: the index is not at the head), 2 usage.
 			if err != nil {
 				return err
 			}
+			if !res.UpToDate {
+				s.rec.Compact(cmd.Context())
+			}
 			rep, err := newIndexReport(cmd.Context(), s.db, res)
 			if err != nil {
 				return err

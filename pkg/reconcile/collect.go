@@ -21,8 +21,8 @@ type collector struct {
 	perRun uint64
 	// allocs is the heap allocation count at the start of the reconcile.
 	allocs uint64
-	// done is closed when the collection running ends; nil when none ran.
-	done chan struct{}
+	// job runs the collection.
+	job sideJob
 }
 
 // Metric names read by collector.
@@ -69,15 +69,9 @@ func (c *collector) end(worked bool) {
 		return
 	}
 	c.perRun = max(c.perRun-c.perRun/8, h.allocs-c.allocs) // the largest lately, decaying
-	if !collectDue(h, c.perRun) || c.running() {
-		return
+	if collectDue(h, c.perRun) {
+		c.job.startIfIdle(runtime.GC)
 	}
-	done := make(chan struct{})
-	c.done = done
-	go func() {
-		defer close(done)
-		runtime.GC()
-	}()
 }
 
 // collectDue reports whether heap h could see a collection start within
@@ -92,11 +86,33 @@ func collectDue(h heap, perRun uint64) bool {
 	return h.objects+2*perRun >= earliest
 }
 
-func (c *collector) running() bool { return running(c.done) }
+// sideJob runs work beside the reconciles, one at a time: the garbage
+// collection and the merging of packs that Run starts after a reconcile.
+type sideJob struct {
+	done chan struct{} // closed when the last started work ends; nil before
+}
 
-// wait waits for the collection running, if any.
-func (c *collector) wait() {
-	if c.done != nil {
-		<-c.done
+// startIfIdle runs f on a goroutine of its own unless the last work
+// started is still running.
+func (j *sideJob) startIfIdle(f func()) {
+	if j.done != nil {
+		select {
+		case <-j.done:
+		default:
+			return
+		}
+	}
+	done := make(chan struct{})
+	j.done = done
+	go func() {
+		defer close(done)
+		f()
+	}()
+}
+
+// wait waits for the work running, if any.
+func (j *sideJob) wait() {
+	if j.done != nil {
+		<-j.done
 	}
 }

@@ -38,11 +38,13 @@ func TestCollector(t *testing.T) {
 	c.start()
 	c.allocs -= c.read().goal
 	c.end(true)
-	if c.done == nil {
+	if c.job.done == nil {
 		t.Fatal("no collection started")
 	}
-	c.wait()
-	if c.running() {
+	c.job.wait()
+	select {
+	case <-c.job.done:
+	default:
 		t.Error("running after wait")
 	}
 	// Reconciles with nothing to do are not measured.
@@ -51,5 +53,23 @@ func TestCollector(t *testing.T) {
 	c.end(false)
 	if c.perRun != before {
 		t.Errorf("perRun %d after an idle reconcile, want %d", c.perRun, before)
+	}
+}
+
+// TestSideJob: work started while other work runs is skipped; once that
+// ends, the next start runs.
+func TestSideJob(t *testing.T) {
+	var j sideJob
+	j.wait() // nothing started: returns
+	release := make(chan struct{})
+	ran := 0
+	j.startIfIdle(func() { <-release; ran++ })
+	j.startIfIdle(func() { ran += 10 }) // skipped: the first runs
+	close(release)
+	j.wait()
+	j.startIfIdle(func() { ran += 100 })
+	j.wait()
+	if ran != 101 {
+		t.Fatalf("ran %d, want 101 (the first and the third)", ran)
 	}
 }

@@ -150,16 +150,14 @@ func (r *Reconciler) Reconcile(ctx context.Context) (Result, error) {
 			"errors", errs, "warnings", warns, "entities", res.Applied.Entities, "upserted", res.Applied.Inserted+res.Applied.Updated,
 			"deleted", res.Applied.Deleted, "duration", res.Duration.Round(time.Millisecond), "reason", res.Reason)
 	}
-	if r.opts.OneShot && err == nil && !res.UpToDate {
-		r.compact(ctx) // Run does it on the side
-	}
 	return res, err
 }
 
-// compact merges the packs the fetches left in a remote's clone (see
+// Compact merges the packs the fetches left in a remote's clone (see
 // gitsource.Repo.Compact); a failure is logged, as the clone stays
-// readable.
-func (r *Reconciler) compact(ctx context.Context) {
+// readable. Run does it after each reconcile that brought a commit; a
+// caller of Reconcile alone (berth index) does it itself.
+func (r *Reconciler) Compact(ctx context.Context) {
 	start := time.Now()
 	if err := r.repo.Compact(ctx); err != nil && ctx.Err() == nil {
 		r.log.Warn("reconcile: compact the clone's packs", "err", err)

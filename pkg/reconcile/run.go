@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -43,24 +42,15 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	backoff := time.Duration(0)
 	var retry <-chan time.Time
 	gc := newCollector()
-	defer gc.wait()
-	var compacted chan struct{} // closed when the last compaction started ends
-	defer func() {
-		if compacted != nil {
-			<-compacted
-		}
-	}()
+	defer gc.job.wait()
+	var compaction sideJob
+	defer compaction.wait()
 	for first := true; ; first = false {
 		gc.start()
 		res, err := r.Reconcile(ctx)
 		gc.end(err == nil && res.Incremental && !res.UpToDate)
-		if err == nil && !res.UpToDate && !running(compacted) {
-			done := make(chan struct{})
-			compacted = done
-			go func() {
-				defer close(done)
-				r.compact(ctx)
-			}()
+		if err == nil && !res.UpToDate {
+			compaction.startIfIdle(func() { r.Compact(ctx) })
 		}
 		if first && err == nil {
 			if err := r.Warm(ctx); err != nil && ctx.Err() == nil {
@@ -70,7 +60,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case errors.Is(err, ErrTransient) || err != nil:
+		case err != nil:
 			backoff = nextBackoff(backoff)
 			r.status.setRetry(time.Now().Add(backoff))
 			retry = time.After(backoff)
@@ -84,19 +74,5 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		case <-r.trigger:
 		case <-retry:
 		}
-	}
-}
-
-// running reports whether done, the channel a goroutine closes when it
-// ends, is open.
-func running(done <-chan struct{}) bool {
-	if done == nil {
-		return false
-	}
-	select {
-	case <-done:
-		return false
-	default:
-		return true
 	}
 }
