@@ -61,15 +61,16 @@ func (s *Server) callerFor(ctx context.Context, tx *sql.Tx, meta *revMeta, id Id
 		return &caller{unrestricted: true, admin: true}, nil
 	}
 	now := s.cfg.Now()
-	if c := s.cachedCaller(meta.revID, id.User, now); c != nil {
+	c, newer := s.cachedCaller(meta.revID, id.User, now)
+	if c != nil {
 		return c, nil
 	}
 	// One compile per user and revision, not one per request waiting
 	// (other users compile in parallel). A request on an older revision
 	// than the cache's compiles alone: its caller is not kept.
-	if !s.callersNewer(meta.revID) {
+	if !newer {
 		defer s.callerBuilds.lock(id.User)()
-		if c := s.cachedCaller(meta.revID, id.User, now); c != nil {
+		if c, _ := s.cachedCaller(meta.revID, id.User, now); c != nil {
 			return c, nil
 		}
 	}
@@ -90,25 +91,17 @@ func (s *Server) callerFor(ctx context.Context, tx *sql.Tx, meta *revMeta, id Id
 	return c, nil
 }
 
-// callersNewer reports whether the cached callers are of a newer
-// revision than revID.
-func (s *Server) callersNewer(revID int64) bool {
-	s.callersMu.Lock()
-	defer s.callersMu.Unlock()
-	return s.callers.revID > revID
-}
-
 // cachedCaller is user's cached caller of revision revID, unless older
-// than callerTTL.
-func (s *Server) cachedCaller(revID int64, user string, now time.Time) *caller {
+// than callerTTL; newer reports that the cache holds a newer revision's.
+func (s *Server) cachedCaller(revID int64, user string, now time.Time) (c *caller, newer bool) {
 	s.callersMu.Lock()
 	defer s.callersMu.Unlock()
 	if s.callers.revID == revID {
 		if c := s.callers.m[user]; c != nil && now.Sub(c.made) < callerTTL {
-			return c
+			return c, false
 		}
 	}
-	return nil
+	return nil, s.callers.revID > revID
 }
 
 func (s *Server) compileCaller(ctx context.Context, tx *sql.Tx, meta *revMeta, user string, now time.Time) (*caller, error) {

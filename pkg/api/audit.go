@@ -126,16 +126,12 @@ func (a *auditLog) record(r index.Request) {
 // run writes queued entries until close, then what is left.
 func (a *auditLog) run() {
 	defer close(a.done)
-	linger := time.NewTimer(auditLinger)
-	linger.Stop()
 	for {
 		select {
 		case r := <-a.queue:
-			linger.Reset(auditLinger)
 			select {
-			case <-linger.C:
+			case <-time.After(auditLinger):
 			case <-a.stop:
-				linger.Stop()
 			}
 			a.write(a.take([]index.Request{r}))
 		case <-a.stop:

@@ -158,16 +158,7 @@ func TestAuditLog_DropsWhenFull(t *testing.T) {
 	}
 	closeServer(t, s)
 
-	dropped := 0
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == "berth_audit_dropped_total" {
-			dropped = int(mf.GetMetric()[0].GetCounter().GetValue())
-		}
-	}
+	dropped := counter(t, reg, "berth_audit_dropped_total")
 	var kept []index.AuditEntry
 	if err := db.ReadTx(ctx, func(tx *sql.Tx) error {
 		kept, err = index.AuditLogTx(ctx, tx, index.AuditQuery{Kind: index.AuditRequest, Limit: 1000})

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/berth-dev/berth/pkg/api"
@@ -65,11 +64,7 @@ func TestPagePermissions_GitOps(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			remote, db, rec, _ := reconciledRemote(t)
-			fsys := fstest.MapFS{}
-			for p, data := range exampleFiles(t) {
-				fsys[p] = &fstest.MapFile{Data: data}
-			}
-			ed, err := edit.Open(ctx, fsys, v)
+			ed, err := edit.Open(ctx, os.DirFS(filepath.Join("..", "..", "catalog-example")), v)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -183,20 +183,18 @@ type scorecardMeta struct {
 // read it (metaBuild) instead of each reading it: 32 connections used to
 // decode the same objects 32 times at once, every commit.
 func (s *Server) metaFor(ctx context.Context, tx *sql.Tx, revID int64) (*revMeta, error) {
-	if m := s.cachedMeta(revID); m != nil {
+	m, newer := s.cachedMeta(revID)
+	if m != nil {
 		return m, nil
 	}
-	s.metaMu.Lock()
-	stale := s.meta != nil && s.meta.revID > revID
-	s.metaMu.Unlock()
-	if !stale { // a read of an older revision builds its own, not kept
+	if !newer { // a read of an older revision builds its own, not kept
 		s.metaBuild.Lock()
 		defer s.metaBuild.Unlock()
-		if m := s.cachedMeta(revID); m != nil {
+		if m, _ := s.cachedMeta(revID); m != nil {
 			return m, nil
 		}
 	}
-	m := &revMeta{revID: revID, blueprints: map[string]*catalog.Blueprint{}, objFiles: map[string]index.Object{},
+	m = &revMeta{revID: revID, blueprints: map[string]*catalog.Blueprint{}, objFiles: map[string]index.Object{},
 		computed: map[string]map[string]bool{}, scorecards: map[string]map[string]*scorecardMeta{}}
 	bps, err := index.ObjectsTx(ctx, tx, index.KindBlueprint, "")
 	if err != nil {
@@ -255,14 +253,15 @@ func (s *Server) metaFor(ctx context.Context, tx *sql.Tx, revID int64) (*revMeta
 	return m, nil
 }
 
-// cachedMeta is the cached metadata if it is revID's, else nil.
-func (s *Server) cachedMeta(revID int64) *revMeta {
+// cachedMeta is the cached metadata if it is revID's, else nil; newer
+// reports that the cache holds a newer revision's.
+func (s *Server) cachedMeta(revID int64) (m *revMeta, newer bool) {
 	s.metaMu.Lock()
 	defer s.metaMu.Unlock()
 	if s.meta != nil && s.meta.revID == revID {
-		return s.meta
+		return s.meta, false
 	}
-	return nil
+	return nil, s.meta != nil && s.meta.revID > revID
 }
 
 // computedKeys are a blueprint's calculated properties: calculations (both

@@ -143,11 +143,15 @@ func (rd *reader) entities(ents []index.Entity, sh shape, depth map[int64]int) (
 	if buf == nil {
 		buf = new(bytes.Buffer)
 	}
-	need := 0
-	for _, e := range ents {
-		need += len(e.Doc) + rd.tailSize(e, scores[e.ID])
+	if sh.plain() {
+		// Reshaped entities are copied out one at a time and the buffer
+		// cut back (below): only a plain page stays in it whole.
+		need := 0
+		for _, e := range ents {
+			need += len(e.Doc) + rd.tailSize(e, scores[e.ID])
+		}
+		buf.Grow(need)
 	}
-	buf.Grow(need)
 	out := make([]json.RawMessage, len(ents))
 	for i, e := range ents {
 		start := buf.Len()

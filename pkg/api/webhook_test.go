@@ -52,9 +52,9 @@ func postHook(tb testing.TB, url, event, body, sig string) int {
 	return res.StatusCode
 }
 
-// reconciles is the number of reconciles berth_reconcile_total counted,
-// of every outcome.
-func reconciles(tb testing.TB, reg *prometheus.Registry) int {
+// counter sums every series of the counter name in reg: for
+// berth_reconcile_total, the reconciles of every outcome.
+func counter(tb testing.TB, reg *prometheus.Registry, name string) int {
 	tb.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -62,7 +62,7 @@ func reconciles(tb testing.TB, reg *prometheus.Registry) int {
 	}
 	n := 0
 	for _, mf := range mfs {
-		if mf.GetName() != "berth_reconcile_total" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
@@ -124,7 +124,7 @@ func TestWebhook_Server(t *testing.T) {
 	defer stopRun()
 	// reconciledRemote reconciled once; Run's first reconcile finds the
 	// head applied.
-	waitFor(t, "Run's first reconcile", func() bool { return reconciles(t, reg) == 2 })
+	waitFor(t, "Run's first reconcile", func() bool { return counter(t, reg, "berth_reconcile_total") == 2 })
 
 	checkout, err := os.ReadFile(filepath.Join("..", "..", "catalog-example", "entities", "team", "checkout.yaml"))
 	if err != nil {
@@ -160,7 +160,7 @@ func TestWebhook_Server(t *testing.T) {
 	if got := applied(); got != before {
 		t.Fatalf("applied %s after unsigned or ignored hooks, want %s", got, before)
 	}
-	if n := reconciles(t, reg); n != 2 {
+	if n := counter(t, reg, "berth_reconcile_total"); n != 2 {
 		t.Errorf("%d reconciles after unsigned or ignored hooks, want 2", n)
 	}
 
@@ -184,7 +184,7 @@ func TestWebhook_Server(t *testing.T) {
 
 	// One reconcile applied the head; the second push may have landed while
 	// it ran and cost one more (up to date), no more.
-	if n := reconciles(t, reg) - 2; n < 1 || n > 2 {
+	if n := counter(t, reg, "berth_reconcile_total") - 2; n < 1 || n > 2 {
 		t.Errorf("%d reconciles for two pushes, want 1 or 2", n)
 	}
 	revs, err := db.Revisions(ctx, 10)
