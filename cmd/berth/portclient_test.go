@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,12 +46,7 @@ func TestServe_PortClient(t *testing.T) {
 `, clientID)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 
 	var log strings.Builder
 	srv := exec.Command(berth, "serve", "--repo", "file://"+remote, "--db", filepath.Join(dir, "berth.db"),
@@ -72,22 +65,7 @@ func TestServe_PortClient(t *testing.T) {
 		}
 	}()
 	base := "http://" + addr
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if r, err := http.Get(base + "/readyz"); err == nil {
-			r.Body.Close()
-			if r.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("berth serve exited before it was ready: %v\n%s", err, log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("berth serve did not become ready\n%s", log.String())
-		}
-	}
+	waitReady(t, base, exited, log.String)
 
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

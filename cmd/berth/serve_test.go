@@ -83,15 +83,30 @@ func startServeWith(t *testing.T, a *app, files map[string][]byte, cfg api.Confi
 			t.Errorf("serve: %v", err)
 		}
 	})
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if r, err := http.Get(s.base + "/readyz"); err == nil {
+	waitReady(t, s.base, nil, func() string { return "" })
+	return s
+}
+
+// waitReady polls base's /readyz until it answers 200, failing the test
+// when exited (nil: never) says berth serve ended first or after a
+// generous deadline (a liveness bound, not a timing assertion); log is
+// added to the failure.
+func waitReady(tb testing.TB, base string, exited <-chan error, log func() string) {
+	tb.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if r, err := http.Get(base + "/readyz"); err == nil {
 			r.Body.Close()
 			if r.StatusCode == http.StatusOK {
-				return s
+				return
 			}
 		}
+		select {
+		case err := <-exited:
+			tb.Fatalf("berth serve exited before it was ready: %v\n%s", err, log())
+		default:
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("berth serve did not become ready")
+			tb.Fatalf("berth serve did not become ready\n%s", log())
 		}
 	}
 }

@@ -3,18 +3,14 @@ package api
 import (
 	"net/http"
 
+	"github.com/berth-dev/berth/pkg/catalog"
 	"github.com/berth-dev/berth/pkg/index"
 )
 
-type entityRef struct {
-	Blueprint  string `json:"blueprint"`
-	Identifier string `json:"identifier"`
-}
-
 type edgeOut struct {
-	Source   entityRef `json:"source"`
-	Relation string    `json:"relation"`
-	Target   entityRef `json:"target"`
+	Source   catalog.EntityKey `json:"source"`
+	Relation string            `json:"relation"`
+	Target   catalog.EntityKey `json:"target"`
 }
 
 // related walks the relation graph from one entity: upstream follows its
@@ -122,14 +118,14 @@ func (s *Server) related(w http.ResponseWriter, r *http.Request) {
 			dst, okT := byID[e.Target]
 			if okS && okT {
 				out = append(out, edgeOut{
-					Source:   entityRef{src.Blueprint, src.Identifier},
+					Source:   catalog.EntityKey{Blueprint: src.Blueprint, Identifier: src.Identifier},
 					Relation: e.Relation,
-					Target:   entityRef{dst.Blueprint, dst.Identifier},
+					Target:   catalog.EntityKey{Blueprint: dst.Blueprint, Identifier: dst.Identifier},
 				})
 			}
 		}
 		return map[string]any{
-			"ok": true, "entity": entityRef{root.Blueprint, root.Identifier}, "direction": dir, "depth": depth,
+			"ok": true, "entity": catalog.EntityKey{Blueprint: root.Blueprint, Identifier: root.Identifier}, "direction": dir, "depth": depth,
 			"entities": rendered, "relations": out, "truncated": truncated,
 		}, nil
 	})

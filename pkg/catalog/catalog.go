@@ -23,6 +23,9 @@ const EmailPattern = `^[^@\s]+@[^@\s]+\.[^@\s]+$`
 
 var emailRE = regexp.MustCompile(EmailPattern)
 
+// IsEmail reports whether s matches EmailPattern.
+func IsEmail(s string) bool { return emailRE.MatchString(s) }
+
 // Catalog is a parsed catalog tree and, after Build, its typed objects.
 type Catalog struct {
 	// Files holds every file read, sorted by path.

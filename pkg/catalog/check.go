@@ -262,7 +262,7 @@ func (ck *checker) entity(e *Entity) {
 		ck.errorf(pos, CodeUnknownBP, "entity %q: unknown blueprint %q%s", e.Identifier, e.Blueprint, ck.suggestBlueprint(e.Blueprint))
 		return
 	}
-	if e.Blueprint == UserBlueprint && !emailRE.MatchString(e.Identifier) {
+	if e.Blueprint == UserBlueprint && !IsEmail(e.Identifier) {
 		ck.errorf(d.Pos("identifier"), CodeUserIdentifier, "user %q: a _user entity's identifier is the user's e-mail address", e.Identifier)
 	}
 	for rel, rv := range e.Relations { // findings are sorted later

@@ -127,8 +127,7 @@ func propertyType(p catalog.Property) string {
 
 // Patterns used for string formats CUE has no builtin for.
 const (
-	urlPattern   = `^[A-Za-z][A-Za-z0-9+.-]*://[^\s]+$`
-	emailPattern = catalog.EmailPattern
+	urlPattern = `^[A-Za-z][A-Za-z0-9+.-]*://[^\s]+$`
 )
 
 func formatConstraint(format string) string {
@@ -138,7 +137,7 @@ func formatConstraint(format string) string {
 	case "url":
 		return "=~" + strconv.Quote(urlPattern)
 	case "email", "idn-email", "user": // a user property holds the user's e-mail
-		return "=~" + strconv.Quote(emailPattern)
+		return "=~" + strconv.Quote(catalog.EmailPattern)
 	case "ipv4":
 		return "net.IPv4"
 	case "ipv6":
@@ -312,11 +311,11 @@ func explainValue(p catalog.Property, v any, sub []string) string {
 				return fmt.Sprintf("%q is not a URL (want scheme://...)", s)
 			}
 		case "email", "idn-email":
-			if !regexp.MustCompile(emailPattern).MatchString(s) {
+			if !catalog.IsEmail(s) {
 				return fmt.Sprintf("%q is not an e-mail address", s)
 			}
 		case "user":
-			if !regexp.MustCompile(emailPattern).MatchString(s) {
+			if !catalog.IsEmail(s) {
 				return fmt.Sprintf("%q is not a user's e-mail address", s)
 			}
 		case "ipv4":
