@@ -90,14 +90,7 @@ func (r *Repo) Compact(ctx context.Context) error {
 	// to merge: Fetch writes new packs through the main one meanwhile.
 	src := filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRU(compactCacheSize),
 		filesystem.Options{MaxOpenDescriptors: maxOpenPacks})
-	merge, err := r.choosePacks(src)
-	if err == nil && len(merge) >= 2 {
-		err = ctx.Err()
-	}
-	var merged plumbing.Hash
-	if err == nil && len(merge) >= 2 {
-		merged, err = r.mergePacks(src, merge)
-	}
+	merged, merge, err := r.mergeSmall(ctx, src)
 	if cerr := src.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -132,6 +125,20 @@ func (r *Repo) Compact(ctx context.Context) error {
 		return fmt.Errorf("compact %s: %w", r.gitDir, err)
 	}
 	return nil
+}
+
+// mergeSmall merges the packs choosePacks picks from src into one, merged,
+// unless fewer than two are picked.
+func (r *Repo) mergeSmall(ctx context.Context, src *filesystem.Storage) (merged plumbing.Hash, merge []pack, err error) {
+	merge, err = r.choosePacks(src)
+	if err != nil || len(merge) < 2 {
+		return plumbing.ZeroHash, merge, err
+	}
+	if err := ctx.Err(); err != nil {
+		return plumbing.ZeroHash, merge, err
+	}
+	merged, err = r.mergePacks(src, merge)
+	return merged, merge, err
 }
 
 // choosePacks returns the packs to merge, none when there are no more than
