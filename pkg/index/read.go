@@ -287,7 +287,10 @@ func (db *DB) ScorecardHistory(ctx context.Context, blueprint, identifier, score
 	return out, nil
 }
 
-// Scores returns an entity's scorecard results, ordered by scorecard.
+// Scores returns an entity's scorecard results, ordered by scorecard, with
+// every rule's result (ScoresTx, the API's, reads only the rules that did
+// not pass): the tests of the index and the reconciler compare whole
+// results through it.
 func (db *DB) Scores(ctx context.Context, blueprint, identifier string) ([]ScorecardResult, error) {
 	var out []ScorecardResult
 	err := db.ReadTx(ctx, func(tx *sql.Tx) error {
