@@ -130,10 +130,13 @@ const (
 	urlPattern = `^[A-Za-z][A-Za-z0-9+.-]*://[^\s]+$`
 )
 
+// dateTimeConstraint is a date-time's: an RFC 3339 time or a date.
+const dateTimeConstraint = `(time.Time | time.Format("2006-01-02"))`
+
 func formatConstraint(format string) string {
 	switch format {
 	case "date-time", "timer":
-		return `(time.Time | time.Format("2006-01-02"))`
+		return dateTimeConstraint
 	case "url":
 		return "=~" + strconv.Quote(urlPattern)
 	case "email", "idn-email", "user": // a user property holds the user's e-mail
@@ -198,10 +201,10 @@ func (w *worker) blueprint(b *catalog.Blueprint) compiledBlueprint {
 	if c.err == nil {
 		fsrc, class := fieldsSource(b)
 		fv := w.root.Context().CompileString(withImports(fsrc), cue.Scope(w.root), cue.Filename("fields "+b.Identifier))
-		f, l := fv.LookupPath(cue.ParsePath("#F")), fv.LookupPath(cue.ParsePath("#L"))
-		if fv.Err() == nil && f.Err() == nil && l.Err() == nil {
+		f, l, n := fv.LookupPath(cue.ParsePath("#F")), fv.LookupPath(cue.ParsePath("#L")), fv.LookupPath(cue.ParsePath("#NL"))
+		if fv.Err() == nil && f.Err() == nil && l.Err() == nil && n.Err() == nil {
 			c.memo = &memo{fields: f, byField: map[string]cue.Value{}, lists: l, byList: map[string]cue.Value{},
-				shapes: map[string]bool{}, values: map[verdictKey]bool{}, class: class, classes: map[string]int32{}}
+				narrow: n, byNarrow: map[string]cue.Value{}, shapes: map[string]bool{}, class: class, verdicts: w.verdicts}
 		}
 	}
 	w.bps[src] = c

@@ -27,11 +27,33 @@ type memo struct {
 	byField map[string]cue.Value // field key → its definition
 	lists   cue.Value            // #L: [...D] for each definition D of #F
 	byList  map[string]cue.Value // field key → its list definition
-	shapes  map[string]bool      // shape signature → valid
-	values  map[verdictKey]bool  // see fieldKey
-	class   map[string]fieldClass
+	// narrow is #NL: for a field whose definition is a disjunction that
+	// most values satisfy by one branch, [...N] with N that branch alone.
+	// N admits a subset of what the definition does, so a value N accepts
+	// is valid; one it rejects is judged by the definition itself.
+	narrow   cue.Value
+	byNarrow map[string]cue.Value
+	shapes   map[string]bool // shape signature → valid
+	class    map[string]fieldClass
+	// verdicts are the worker's, shared by the memos of all its blueprints.
+	verdicts *verdicts
+}
+
+// verdicts holds CUE's verdicts on field values for every blueprint one
+// worker compiles. A constraint means the same in each blueprint's #F: a
+// property's is self-contained, and the fixed fields' name the common
+// definitions. So a relation's target judged as another blueprint's
+// identifier, or a date judged for one blueprint's property, is not judged
+// again for the next: at 100k entities on two workers, 15% fewer #EntityID
+// checks.
+type verdicts struct {
 	// classes numbers the distinct constraints, for verdictKey.
 	classes map[string]int32
+	values  map[verdictKey]bool // see fieldKey
+}
+
+func newVerdicts() *verdicts {
+	return &verdicts{classes: map[string]int32{}, values: map[verdictKey]bool{}}
 }
 
 // verdictKey is what a verdict is memoised under: a field's constraint (by
@@ -103,7 +125,16 @@ func fieldsSource(b *catalog.Blueprint) (string, map[string]fieldClass) {
 		fmt.Fprintf(&s, "\t%s: %s\n", strconv.Quote("p:"+name), c.constraint)
 		class["p:"+name] = c
 	}
-	s.WriteString("}\n#L: {for k, d in #F {(k): [...d]}}\n")
+	s.WriteString("}\n#L: {for k, d in #F {(k): [...d]}}\n#NL: {\n")
+	for _, name := range sortedKeys(b.Schema.Properties) {
+		if c, ok := class["p:"+name]; ok && c.kind == byValue && strings.Contains(c.constraint, dateTimeConstraint) {
+			// Most date-times are times, and CUE judges time.Time alone in a
+			// third of the time it takes for the disjunction.
+			fmt.Fprintf(&s, "\t%s: [...%s]\n", strconv.Quote("p:"+name),
+				strings.ReplaceAll(c.constraint, dateTimeConstraint, "time.Time"))
+		}
+	}
+	s.WriteString("}\n")
 	return s.String(), class
 }
 
@@ -192,12 +223,15 @@ func jsonKind(v any) string {
 func (m *memo) fieldKey(field string, x any) (k verdictKey, ok bool) {
 	c, known := m.class[field]
 	if !known {
-		c = fieldClass{constraint: field, kind: byValue} // not in #F: judged invalid
+		// Not in #F: judged invalid. The NUL keeps the field's name apart
+		// from every constraint, which the verdicts of all blueprints share.
+		c = fieldClass{constraint: "\x00" + field, kind: byValue}
 	}
-	id, numbered := m.classes[c.constraint]
+	classes := m.verdicts.classes
+	id, numbered := classes[c.constraint]
 	if !numbered {
-		id = int32(len(m.classes))
-		m.classes[c.constraint] = id
+		id = int32(len(classes))
+		classes[c.constraint] = id
 	}
 	k.class = id
 	switch c.kind {
@@ -291,11 +325,11 @@ func (w *worker) known(m *memo, v map[string]any) bool {
 		if !ok {
 			return false
 		}
-		if ok, seen := m.values[key]; seen {
+		if ok, seen := m.verdicts.values[key]; seen {
 			return ok
 		}
 		ok = w.judge(m, field, x)
-		m.values[key] = ok
+		m.verdicts.values[key] = ok
 		return ok
 	})
 }
@@ -366,7 +400,7 @@ func (w *worker) prime(ms []*memo, vs []map[string]any) {
 			if !ok {
 				return true
 			}
-			if _, seen := m.values[key]; seen || queued[key] {
+			if _, seen := m.verdicts.values[key]; seen || queued[key] {
 				return true
 			}
 			queued[key] = true
@@ -382,6 +416,9 @@ func (w *worker) prime(ms []*memo, vs []map[string]any) {
 	}
 	for m, byField := range pending {
 		for field, b := range byField {
+			if narrow, ok := m.narrowDef(field); ok {
+				b.keys, b.vals = w.judgeNarrow(m, narrow, b.keys, b.vals)
+			}
 			for i := 0; i < len(b.vals); i += maxBatch {
 				j := min(i+maxBatch, len(b.vals))
 				w.judgeBatch(m, field, b.keys[i:j], b.vals[i:j])
@@ -393,13 +430,13 @@ func (w *worker) prime(ms []*memo, vs []map[string]any) {
 // judgeBatch records CUE's verdict on each of vals, by keys.
 func (w *worker) judgeBatch(m *memo, field string, keys []verdictKey, vals []any) {
 	if len(vals) == 1 {
-		m.values[keys[0]] = w.judge(m, field, vals[0])
+		m.verdicts.values[keys[0]] = w.judge(m, field, vals[0])
 		return
 	}
 	list, ok := m.listDef(field)
 	if ok && list.Unify(w.ctx.Encode(vals)).Validate(cue.Concrete(true)) == nil {
 		for _, k := range keys {
-			m.values[k] = true
+			m.verdicts.values[k] = true
 		}
 		return
 	}
@@ -408,13 +445,49 @@ func (w *worker) judgeBatch(m *memo, field string, keys []verdictKey, vals []any
 	w.judgeBatch(m, field, keys[h:], vals[h:])
 }
 
-// listDef returns [...D] for field's definition D.
-func (m *memo) listDef(field string) (cue.Value, bool) {
-	if l, ok := m.byList[field]; ok {
-		return l, l.Exists()
+// judgeNarrow records as valid the values a narrow list definition (see
+// memo.narrow) accepts, a batch at a time, and returns the keys and values
+// of the batches it rejects, for the field's own definition to judge. A
+// plain date (YYYY-MM-DD) is not tried: time.Time rejects it.
+func (w *worker) judgeNarrow(m *memo, narrow cue.Value, keys []verdictKey, vals []any) ([]verdictKey, []any) {
+	var tryKeys, restKeys []verdictKey
+	var try, rest []any
+	for i, x := range vals {
+		if s, ok := x.(string); ok && len(s) == len("2006-01-02") {
+			restKeys, rest = append(restKeys, keys[i]), append(rest, x)
+			continue
+		}
+		tryKeys, try = append(tryKeys, keys[i]), append(try, x)
 	}
-	l := m.lists.LookupPath(cue.MakePath(cue.Str(field)))
-	m.byList[field] = l
+	for i := 0; i < len(try); i += maxBatch {
+		j := min(i+maxBatch, len(try))
+		if narrow.Unify(w.ctx.Encode(try[i:j])).Validate(cue.Concrete(true)) != nil {
+			restKeys, rest = append(restKeys, tryKeys[i:j]...), append(rest, try[i:j]...)
+			continue
+		}
+		for _, k := range tryKeys[i:j] {
+			m.verdicts.values[k] = true
+		}
+	}
+	return restKeys, rest
+}
+
+// narrowDef returns the narrow list definition of field, if it has one.
+func (m *memo) narrowDef(field string) (cue.Value, bool) {
+	return lookupOnce(m.byNarrow, m.narrow, field)
+}
+
+// listDef returns [...D] for field's definition D.
+func (m *memo) listDef(field string) (cue.Value, bool) { return lookupOnce(m.byList, m.lists, field) }
+
+// lookupOnce returns field of struct defs, looked up once and then kept in
+// seen, and whether it exists.
+func lookupOnce(seen map[string]cue.Value, defs cue.Value, field string) (cue.Value, bool) {
+	l, ok := seen[field]
+	if !ok {
+		l = defs.LookupPath(cue.MakePath(cue.Str(field)))
+		seen[field] = l
+	}
 	return l, l.Exists()
 }
 
@@ -424,10 +497,8 @@ func (m *memo) listDef(field string) (cue.Value, bool) {
 // follows a validation, an index write say, cost more in garbage collection
 // than judging the few values of a later commit again.
 func (w *worker) forgetValues() {
-	for _, c := range w.bps {
-		if c.memo != nil && len(c.memo.values) > 0 {
-			c.memo.values = map[verdictKey]bool{}
-		}
+	if len(w.verdicts.values) > 0 {
+		w.verdicts.values = map[verdictKey]bool{}
 	}
 }
 

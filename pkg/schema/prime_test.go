@@ -23,7 +23,24 @@ func TestWorker_Prime(t *testing.T) {
 		"n":       {Type: "number", Maximum: &ten},
 		"labels":  {Type: "array", Items: &catalog.Property{Type: "string", Enum: []any{"a", "b"}}},
 		"anyjson": {Type: "object"},
+		"times":   {Type: "array", Items: &catalog.Property{Type: "string", Format: "date-time"}},
 	}}}
+	// A date-time is a time or a date: prime tries time.Time alone first.
+	when := func(i int) string {
+		switch i % 3 {
+		case 0:
+			return fmt.Sprintf("2024-01-%02d", i%28+1)
+		case 1:
+			return fmt.Sprintf("2024-01-%02dT10:00:00.5+02:00", i%28+1)
+		}
+		return fmt.Sprintf("2024-01-%02dT00:00:00Z", i%28+1)
+	}
+	badWhen := func(i int) string {
+		if i%2 == 0 {
+			return fmt.Sprintf("2024-13-%02d", i%28+1)
+		}
+		return fmt.Sprintf("2024-01-%02dT25:00:00Z", i%28+1)
+	}
 	for _, tc := range []struct {
 		name string
 		bad  func(i int) bool
@@ -48,7 +65,8 @@ func TestWorker_Prime(t *testing.T) {
 					"title":      fmt.Sprintf("E %d", i),
 					"properties": map[string]any{
 						"url":    fmt.Sprintf("https://x/%d", i),
-						"when":   fmt.Sprintf("2024-01-%02dT00:00:00Z", i%28+1),
+						"when":   when(i),
+						"times":  []any{when(i), when(i + 1)},
 						"n":      float64(i % 10),
 						"labels": []any{"a"},
 					},
@@ -57,7 +75,8 @@ func TestWorker_Prime(t *testing.T) {
 				if tc.bad(i) {
 					e["identifier"] = fmt.Sprintf("bad id %d", i)
 					e["properties"].(map[string]any)["url"] = fmt.Sprintf("no url %d", i)
-					e["properties"].(map[string]any)["when"] = fmt.Sprintf("2024-13-%02d", i%28+1)
+					e["properties"].(map[string]any)["when"] = badWhen(i)
+					e["properties"].(map[string]any)["times"] = []any{when(i), badWhen(i)}
 					e["properties"].(map[string]any)["n"] = float64(11 + i)
 					e["properties"].(map[string]any)["labels"] = []any{"a", fmt.Sprint(i)}
 				}
@@ -75,7 +94,7 @@ func TestWorker_Prime(t *testing.T) {
 					if !ok {
 						t.Fatalf("no key for %s %v", field, x)
 					}
-					got, seen := m.values[key]
+					got, seen := m.verdicts.values[key]
 					if !seen {
 						return true // left to known: judged by type or length
 					}
@@ -95,5 +114,78 @@ func TestWorker_Prime(t *testing.T) {
 				t.Errorf("identifier and relation target keys differ: %v, %v", k1, k2)
 			}
 		})
+	}
+}
+
+// TestWorker_VerdictsAcrossBlueprints checks that one worker's blueprints
+// share verdicts on values of the same constraint (an identifier of one,
+// the relation target of another; a date property of both), keep apart
+// those of different constraints under the same property name, and that a
+// property one blueprint lacks stays invalid there whatever another
+// blueprint found.
+func TestWorker_VerdictsAcrossBlueprints(t *testing.T) {
+	v, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	five := 5.0
+	team := &catalog.Blueprint{Identifier: "team", Schema: catalog.BlueprintSchema{Properties: map[string]catalog.Property{
+		"founded": {Type: "string", Format: "date-time"},
+		"size":    {Type: "number"},
+		"budget":  {Type: "number"},
+	}}}
+	svc := &catalog.Blueprint{Identifier: "svc", Schema: catalog.BlueprintSchema{Properties: map[string]catalog.Property{
+		"created": {Type: "string", Format: "date-time"},
+		"size":    {Type: "number", Maximum: &five},
+	}}}
+	w, err := v.newWorker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt, ms := w.blueprint(team).memo, w.blueprint(svc).memo
+	if mt == nil || ms == nil {
+		t.Fatal("no memo")
+	}
+	const when = "2024-05-01T10:00:00Z"
+	teams := []map[string]any{
+		{"identifier": "payments", "properties": map[string]any{"founded": when, "size": 8.0, "budget": 7.0}},
+		{"identifier": "search", "properties": map[string]any{"founded": "2023-02-03", "size": 9.0, "budget": 7.0}},
+	}
+	w.prime([]*memo{mt, mt}, teams)
+	for _, tc := range []struct {
+		field string
+		value any
+		want  bool
+	}{
+		{"r", "payments", true},           // judged as team's identifier
+		{"p:created", when, true},         // judged as team's founded
+		{"p:created", "2023-02-03", true}, // a date alone
+		{"identifier", "search", true},    // the same #EntityID
+	} {
+		key, ok := ms.fieldKey(tc.field, tc.value)
+		if !ok {
+			t.Fatalf("%s %v: no key", tc.field, tc.value)
+		}
+		got, seen := ms.verdicts.values[key]
+		if !seen || got != tc.want {
+			t.Errorf("svc %s %v: verdict %v (seen %v) after judging team, want %v shared", tc.field, tc.value, got, seen, tc.want)
+		}
+	}
+	// size is "number" for team and "number & <=5" for svc: 8 is valid for
+	// one and not the other.
+	mt.shapes[shapeKey(teams[0])] = true
+	if !w.known(mt, teams[0]) {
+		t.Error("team payments: not known valid")
+	}
+	big := map[string]any{"identifier": "api", "properties": map[string]any{"size": 8.0}}
+	ms.shapes[shapeKey(big)] = true // the shape is valid: only the value decides
+	if w.known(ms, big) {
+		t.Error("svc with size 8: known valid though svc allows at most 5")
+	}
+	// budget is team's, not svc's: valid for team, never for svc.
+	withBudget := map[string]any{"identifier": "api", "properties": map[string]any{"budget": 7.0}}
+	ms.shapes[shapeKey(withBudget)] = true
+	if w.known(ms, withBudget) {
+		t.Error("svc with budget: known valid though svc has no such property")
 	}
 }

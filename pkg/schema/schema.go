@@ -44,6 +44,8 @@ type worker struct {
 	byPtr map[*catalog.Blueprint]compiledBlueprint
 	pols  map[string]cue.Value // policy file source hash → value
 	entry cue.Value            // #Entity
+	// verdicts on field values, shared by the memos of every blueprint.
+	verdicts *verdicts
 }
 
 var (
@@ -98,7 +100,8 @@ func (v *Validator) newWorker() (*worker, error) {
 		return nil, fmt.Errorf("compile schemas: %w", err)
 	}
 	w := &worker{ctx: ctx, root: root, defs: map[catalog.Kind]cue.Value{},
-		bps: map[string]compiledBlueprint{}, byPtr: map[*catalog.Blueprint]compiledBlueprint{}, pols: map[string]cue.Value{}}
+		bps: map[string]compiledBlueprint{}, byPtr: map[*catalog.Blueprint]compiledBlueprint{}, pols: map[string]cue.Value{},
+		verdicts: newVerdicts()}
 	for k, name := range kindDefs {
 		d := root.LookupPath(cue.ParsePath(name))
 		if err := d.Err(); err != nil {
