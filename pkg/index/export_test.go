@@ -33,3 +33,9 @@ func WriterForeignKeys(db *DB) (on bool, err error) {
 	err = db.w.QueryRow("PRAGMA foreign_keys").Scan(&on)
 	return on, err
 }
+
+// WriterThreads returns the writer connection's sorter threads setting.
+func WriterThreads(db *DB) (n int, err error) {
+	err = db.w.QueryRow("PRAGMA threads").Scan(&n)
+	return n, err
+}

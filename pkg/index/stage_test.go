@@ -81,11 +81,14 @@ func dumpAll(tb testing.TB, db *index.DB) map[string][]string {
 	return out
 }
 
-// cacheRestored fails unless the writer's page cache and foreign key
-// checks are back at their settings from Open after a bulk load changed
-// them.
+// cacheRestored fails unless the writer's page cache, sorter threads and
+// foreign key checks are back at their settings from Open after a bulk
+// load changed them.
 func cacheRestored(t *testing.T, db *index.DB) {
 	t.Helper()
+	if n, err := index.WriterThreads(db); err != nil || n != 0 {
+		t.Errorf("writer threads %d, %v; want 0 restored", n, err)
+	}
 	if n, err := index.WriterCacheSize(db); err != nil || n != -65536 {
 		t.Errorf("writer cache_size %d, %v; want -65536 restored", n, err)
 	}
