@@ -35,8 +35,10 @@ import (
 // are reopened when packs are removed (Compact, or git in a local
 // repository) and by Trim.
 
-// blobCacheSize bounds the cache shared by the pooled stores. Catalog blobs
-// are read once; the cache is there for delta bases.
+// blobCacheSize bounds the caches of the pooled stores, together. Catalog
+// blobs are read once; the caches are there for delta bases. Each store has
+// its own: one shared cache is one lock that every blob read takes twice,
+// and the loaders queued on it.
 const blobCacheSize = 16 * cache.MiByte
 
 // largeBlob is the size above which a pooled store reads a blob lazily from
@@ -50,7 +52,6 @@ var errClosed = errors.New("repository closed")
 // per core, opening them on first use.
 type blobPool struct {
 	fs    billy.Filesystem
-	cache cache.Object
 	slots chan *pooledStore // a nil slot is a store not opened yet
 
 	mu     sync.Mutex
@@ -74,7 +75,7 @@ func newBlobPool(st storer.Storer) *blobPool {
 		return nil
 	}
 	n := runtime.GOMAXPROCS(0)
-	p := &blobPool{fs: fst.Filesystem(), cache: cache.NewObjectLRU(blobCacheSize), slots: make(chan *pooledStore, n)}
+	p := &blobPool{fs: fst.Filesystem(), slots: make(chan *pooledStore, n)}
 	for range n {
 		p.slots <- nil
 	}
@@ -99,7 +100,8 @@ func (p *blobPool) get() (*pooledStore, error) {
 		s = nil
 	}
 	if s == nil {
-		s = &pooledStore{gen: p.gen, Storage: filesystem.NewStorageWithOptions(p.fs, p.cache, filesystem.Options{
+		objects := cache.NewObjectLRU(blobCacheSize / cache.FileSize(cap(p.slots)))
+		s = &pooledStore{gen: p.gen, Storage: filesystem.NewStorageWithOptions(p.fs, objects, filesystem.Options{
 			MaxOpenDescriptors:   maxOpenPacks,
 			LargeObjectThreshold: largeBlob,
 		})}
@@ -151,9 +153,9 @@ func (p *blobPool) with(read func(*filesystem.Storage) error) error {
 }
 
 // trim closes the stores opened so far, which the next reads open again,
-// and empties the shared cache: each store holds its own copy of the pack
-// index (9 MB for a 100k-object pack), which a process that has done its
-// reading need not keep. It waits for the stores lent out.
+// with their caches: each store holds its own copy of the pack index (9 MB
+// for a 100k-object pack), which a process that has done its reading need
+// not keep. It waits for the stores lent out.
 func (p *blobPool) trim() error {
 	n := cap(p.slots)
 	stores := make([]*pooledStore, 0, n)
@@ -169,7 +171,6 @@ func (p *blobPool) trim() error {
 	}
 	p.opened = slices.DeleteFunc(p.opened, func(s *pooledStore) bool { return slices.Contains(stores, s) })
 	p.mu.Unlock()
-	p.cache.Clear()
 	for range n {
 		p.slots <- nil
 	}
