@@ -73,15 +73,20 @@ func Run(ctx context.Context, v *schema.Validator, fsys fs.FS, opts Options) (*R
 // finding, sorted; entities returns the deferred ones, sorted, and may run
 // on any goroutine while the catalog is only read; it sets the Result's
 // Timings[StageEntities] as it returns. Its findings together with the
-// Result's are Run's. The error is Run's.
+// Result's are Run's. The error is Run's. entities validates with workers
+// goroutines, or opts.Workers when workers is 0: a caller running it
+// beside other work may want fewer than it would alone.
 func Deferred(ctx context.Context, v *schema.Validator, fsys fs.FS, opts Options) (
-	res *Result, entities func(context.Context) catalog.Diagnostics, err error) {
+	res *Result, entities func(ctx context.Context, workers int) catalog.Diagnostics, err error) {
 	r, err := load(ctx, v, fsys, opts)
 	if err != nil {
 		return nil, nil, err
 	}
 	r.Diagnostics = append(r.Diagnostics, r.cross(opts)...).Sort()
-	return r, func(ctx context.Context) catalog.Diagnostics {
+	return r, func(ctx context.Context, workers int) catalog.Diagnostics {
+		if workers > 0 {
+			opts.Workers = workers
+		}
 		return r.entities(ctx, v, opts).Sort()
 	}, nil
 }
