@@ -22,9 +22,8 @@ import (
 // store serves one goroutine at a time (its pack scanners keep a position,
 // which is why Repo.mu serialises it), so a loader reading 100k files on
 // every core spent most of its time waiting for that lock. Each pooled store
-// has its own pack file handles; they share one object cache (go-git's LRU
-// is safe for concurrent use), so a delta base read by one is found by the
-// others.
+// has its own pack file handles and its own object cache (see
+// blobCacheSize).
 //
 // A pooled store lists the packs, and reads each one's index, when it first
 // reads. It is not told of a pack written later (a fetch): a blob it does

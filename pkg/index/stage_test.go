@@ -81,10 +81,10 @@ func dumpAll(tb testing.TB, db *index.DB) map[string][]string {
 	return out
 }
 
-// cacheRestored fails unless the writer's page cache, sorter threads and
+// settingsRestored fails unless the writer's page cache, sorter threads and
 // foreign key checks are back at their settings from Open after a bulk
 // load changed them.
-func cacheRestored(t *testing.T, db *index.DB) {
+func settingsRestored(t *testing.T, db *index.DB) {
 	t.Helper()
 	if n, err := index.WriterThreads(db); err != nil || n != 0 {
 		t.Errorf("writer threads %d, %v; want 0 restored", n, err)
@@ -119,7 +119,7 @@ func TestDB_Stage(t *testing.T) {
 		if diff := cmp.Diff(before, dumpAll(t, db)); diff != "" {
 			t.Errorf("after rollback (-before +now):\n%s", diff)
 		}
-		cacheRestored(t, db)
+		settingsRestored(t, db)
 		if _, err := st.Commit(nil); !errors.Is(err, index.ErrStagedDone) {
 			t.Errorf("Commit after Rollback: %v, want ErrStagedDone", err)
 		}
@@ -162,7 +162,7 @@ func TestDB_Stage(t *testing.T) {
 		if res.Entities != n+10 || res.Inserted != n+10 {
 			t.Errorf("result %+v, want %d entities inserted", res, n+10)
 		}
-		cacheRestored(t, db)
+		settingsRestored(t, db)
 		if _, err := st.Commit(nil); !errors.Is(err, index.ErrStagedDone) {
 			t.Errorf("second Commit: %v, want ErrStagedDone", err)
 		}
@@ -213,7 +213,7 @@ func TestDB_Stage(t *testing.T) {
 		if diff := cmp.Diff(before, dumpAll(t, db)); diff != "" {
 			t.Errorf("after a cancelled stage (-before +now):\n%s", diff)
 		}
-		cacheRestored(t, db)
+		settingsRestored(t, db)
 		mustApply(t, db, rev(3), snapshot(50, 3))
 	})
 }

@@ -127,7 +127,9 @@ func fieldsSource(b *catalog.Blueprint) (string, map[string]fieldClass) {
 	}
 	s.WriteString("}\n#L: {for k, d in #F {(k): [...d]}}\n#NL: {\n")
 	for _, name := range sortedKeys(b.Schema.Properties) {
-		if c, ok := class["p:"+name]; ok && c.kind == byValue && strings.Contains(c.constraint, dateTimeConstraint) {
+		// Scalars only: one plain date in a batch of lists fails the batch.
+		if c, ok := class["p:"+name]; ok && c.kind == byValue && b.Schema.Properties[name].Type == "string" &&
+			strings.Contains(c.constraint, dateTimeConstraint) {
 			// Most date-times are times, and CUE judges time.Time alone in a
 			// third of the time it takes for the disjunction.
 			fmt.Fprintf(&s, "\t%s: [...%s]\n", strconv.Quote("p:"+name),
@@ -448,7 +450,8 @@ func (w *worker) judgeBatch(m *memo, field string, keys []verdictKey, vals []any
 // judgeNarrow records as valid the values a narrow list definition (see
 // memo.narrow) accepts, a batch at a time, and returns the keys and values
 // of the batches it rejects, for the field's own definition to judge. A
-// plain date (YYYY-MM-DD) is not tried: time.Time rejects it.
+// string of a date's length (YYYY-MM-DD) is not tried: time.Time needs at
+// least 20 bytes.
 func (w *worker) judgeNarrow(m *memo, narrow cue.Value, keys []verdictKey, vals []any) ([]verdictKey, []any) {
 	var tryKeys, restKeys []verdictKey
 	var try, rest []any

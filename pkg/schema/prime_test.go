@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/berth-dev/berth/pkg/catalog"
@@ -128,10 +129,10 @@ func TestWorker_VerdictsAcrossBlueprints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	five := 5.0
+	five, hundred := 5.0, 100.0
 	team := &catalog.Blueprint{Identifier: "team", Schema: catalog.BlueprintSchema{Properties: map[string]catalog.Property{
 		"founded": {Type: "string", Format: "date-time"},
-		"size":    {Type: "number"},
+		"size":    {Type: "number", Maximum: &hundred},
 		"budget":  {Type: "number"},
 	}}}
 	svc := &catalog.Blueprint{Identifier: "svc", Schema: catalog.BlueprintSchema{Properties: map[string]catalog.Property{
@@ -171,8 +172,8 @@ func TestWorker_VerdictsAcrossBlueprints(t *testing.T) {
 			t.Errorf("svc %s %v: verdict %v (seen %v) after judging team, want %v shared", tc.field, tc.value, got, seen, tc.want)
 		}
 	}
-	// size is "number" for team and "number & <=5" for svc: 8 is valid for
-	// one and not the other.
+	// size is "number & <=100" for team and "number & <=5" for svc, both
+	// judged by value: 8 is valid for one and not the other.
 	mt.shapes[shapeKey(teams[0])] = true
 	if !w.known(mt, teams[0]) {
 		t.Error("team payments: not known valid")
@@ -182,10 +183,74 @@ func TestWorker_VerdictsAcrossBlueprints(t *testing.T) {
 	if w.known(ms, big) {
 		t.Error("svc with size 8: known valid though svc allows at most 5")
 	}
-	// budget is team's, not svc's: valid for team, never for svc.
+	// budget is team's, not svc's: valid for team, never for svc. (An
+	// unknown field's key cannot meet a constraint's anyway: field names
+	// are not CUE expressions; the NUL prefix makes that explicit.)
 	withBudget := map[string]any{"identifier": "api", "properties": map[string]any{"budget": 7.0}}
 	ms.shapes[shapeKey(withBudget)] = true
 	if w.known(ms, withBudget) {
 		t.Error("svc with budget: known valid though svc has no such property")
+	}
+}
+
+// TestWorker_JudgeNarrow checks the date-time fast path: a scalar
+// date-time property has a narrow definition (time.Time alone), a list of
+// date-times does not; a batch of times is recorded valid by it, a string
+// of a date's length is left to the full definition untried, and a batch
+// holding a bad time is left to it whole.
+func TestWorker_JudgeNarrow(t *testing.T) {
+	v, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp := &catalog.Blueprint{Identifier: "svc", Schema: catalog.BlueprintSchema{Properties: map[string]catalog.Property{
+		"when":  {Type: "string", Format: "date-time"},
+		"times": {Type: "array", Items: &catalog.Property{Type: "string", Format: "date-time"}},
+		"url":   {Type: "string", Format: "url"},
+	}}}
+	w, err := v.newWorker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := w.blueprint(bp).memo
+	narrow, ok := m.narrowDef("p:when")
+	if !ok {
+		t.Fatal("p:when has no narrow definition")
+	}
+	for _, f := range []string{"p:times", "p:url", "identifier"} {
+		if _, ok := m.narrowDef(f); ok {
+			t.Errorf("%s has a narrow definition", f)
+		}
+	}
+	keys := func(vals []any) []verdictKey {
+		var ks []verdictKey
+		for _, x := range vals {
+			k, _ := m.fieldKey("p:when", x)
+			ks = append(ks, k)
+		}
+		return ks
+	}
+	times := []any{"2024-01-02T03:04:05Z", "2024-02-03T04:05:06.5+02:00"}
+	date := "2024-03-04"
+
+	vals := append(slices.Clone(times), date)
+	restKeys, rest := w.judgeNarrow(m, narrow, keys(vals), vals)
+	if !slices.Equal(rest, []any{date}) || len(restKeys) != 1 {
+		t.Errorf("left %v, want the date alone", rest)
+	}
+	for i, k := range keys(times) {
+		if ok, seen := m.verdicts.values[k]; !seen || !ok {
+			t.Errorf("%v: verdict %v (seen %v), want valid", times[i], ok, seen)
+		}
+	}
+
+	bad := "2024-01-02T25:00:00Z"
+	vals = []any{"2024-05-06T07:08:09Z", bad, date}
+	_, rest = w.judgeNarrow(m, narrow, keys(vals), vals)
+	if len(rest) != 3 {
+		t.Errorf("left %v, want the whole batch and the date", rest)
+	}
+	if _, seen := m.verdicts.values[keys([]any{bad})[0]]; seen {
+		t.Errorf("%s: judged by the narrow definition", bad)
 	}
 }

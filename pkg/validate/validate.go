@@ -71,11 +71,11 @@ func Run(ctx context.Context, v *schema.Validator, fsys fs.FS, opts Options) (*R
 // meanwhile: the reconciler writes the index while the entities are
 // validated, and commits only if they pass. The Result holds every other
 // finding, sorted; entities returns the deferred ones, sorted, and may run
-// on any goroutine while the catalog is only read; it sets the Result's
-// Timings[StageEntities] as it returns. Its findings together with the
-// Result's are Run's. The error is Run's. entities validates with workers
-// goroutines, or opts.Workers when workers is 0: a caller running it
-// beside other work may want fewer than it would alone.
+// on any goroutine while the catalog is only read, one call at a time; it
+// sets the Result's Timings[StageEntities] as it returns. Its findings
+// together with the Result's are Run's. The error is Run's. entities
+// validates with workers goroutines, or opts.Workers when workers is 0: a
+// caller running it beside other work may want fewer than it would alone.
 func Deferred(ctx context.Context, v *schema.Validator, fsys fs.FS, opts Options) (
 	res *Result, entities func(ctx context.Context, workers int) catalog.Diagnostics, err error) {
 	r, err := load(ctx, v, fsys, opts)
@@ -84,10 +84,11 @@ func Deferred(ctx context.Context, v *schema.Validator, fsys fs.FS, opts Options
 	}
 	r.Diagnostics = append(r.Diagnostics, r.cross(opts)...).Sort()
 	return r, func(ctx context.Context, workers int) catalog.Diagnostics {
+		o := opts
 		if workers > 0 {
-			opts.Workers = workers
+			o.Workers = workers
 		}
-		return r.entities(ctx, v, opts).Sort()
+		return r.entities(ctx, v, o).Sort()
 	}, nil
 }
 

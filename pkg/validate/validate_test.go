@@ -7,7 +7,9 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -77,19 +79,7 @@ func runArchives(t *testing.T, v *schema.Validator, pattern string, base fstest.
 // -update).
 func runArchive(t *testing.T, v *schema.Validator, file string, base fstest.MapFS) {
 	t.Helper()
-	ar, err := txtar.ParseFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys := maps.Clone(base)
-	want := -1
-	for i, f := range ar.Files {
-		if f.Name == "want" {
-			want = i
-			continue
-		}
-		fsys[f.Name] = &fstest.MapFile{Data: f.Data}
-	}
+	ar, fsys, want := readArchive(t, file, base)
 	res, err := validate.Run(context.Background(), v, fsys, validate.Options{Workers: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +106,75 @@ func runArchive(t *testing.T, v *schema.Validator, file string, base fstest.MapF
 	if diff := cmp.Diff(string(ar.Files[want].Data), got); diff != "" {
 		t.Errorf("diagnostics (-want +got):\n%s", diff)
 	}
+}
+
+// readArchive returns the txtar archive in file, its files but "want" laid
+// over base, and the index of its "want" file (-1 when it has none).
+func readArchive(t *testing.T, file string, base fstest.MapFS) (ar *txtar.Archive, fsys fstest.MapFS, want int) {
+	t.Helper()
+	ar, err := txtar.ParseFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys = maps.Clone(base)
+	want = -1
+	for i, f := range ar.Files {
+		if f.Name == "want" {
+			want = i
+			continue
+		}
+		fsys[f.Name] = &fstest.MapFile{Data: f.Data}
+	}
+	return ar, fsys, want
+}
+
+// TestDeferred checks that Deferred finds what Run does on every test
+// archive, its entity validation run on another goroutine twice, with one
+// worker and then with the Options' number.
+func TestDeferred(t *testing.T) {
+	v, err := schema.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("testdata/*.txtar")
+	if len(files) == 0 {
+		t.Fatal("no test archives")
+	}
+	ctx := context.Background()
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
+			_, fsys, _ := readArchive(t, file, fstest.MapFS{})
+			opts := validate.Options{Workers: 2}
+			res, err := validate.Run(ctx, v, fsys, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dres, entities, err := validate.Deferred(ctx, v, fsys, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var late [2]catalog.Diagnostics
+			for i, workers := range []int{1, 0} {
+				var wg sync.WaitGroup
+				wg.Go(func() { late[i] = entities(ctx, workers) })
+				wg.Wait()
+			}
+			for i, l := range late {
+				got := append(slices.Clone(dres.Diagnostics), l...).Sort()
+				if diff := cmp.Diff(diagLines(res.Diagnostics), diagLines(got)); diff != "" {
+					t.Errorf("call %d: Deferred's findings differ from Run's (-Run +Deferred):\n%s", i, diff)
+				}
+			}
+		})
+	}
+}
+
+func diagLines(ds catalog.Diagnostics) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.String()
+	}
+	return out
 }
 
 // TestRun_Example checks the README's catalog is valid through every layer.
