@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -146,6 +148,68 @@ func TestOpen(t *testing.T) {
 		}
 		if diff := cmp.Diff(s.Scores[0].Results, got); diff != "" {
 			t.Errorf("scores written at version 4 (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("FromVersion4", func(t *testing.T) {
+		// An index at 0004 with value rows gains 0005: entity_values_num
+		// is rebuilt partial, and a numeric rule still searches it.
+		path := filepath.Join(t.TempDir(), "berth.db")
+		raw, err := sql.Open("sqlite3", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"0001_init.sql", "0002_history_indexes.sql", "0003_audit.sql", "0004_enforce_from.sql"} {
+			schema, err := index.ReadMigration(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := raw.Exec(schema); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+		if _, err := raw.Exec(`PRAGMA user_version = 4;
+			INSERT INTO entities (id, blueprint, identifier, file, line, doc) VALUES (1, 'service', 'a', 'a.yaml', 1, '{}'),
+				(2, 'service', 'b', 'b.yaml', 1, '{}');
+			INSERT INTO entity_values (entity_id, key, idx, typ, str, num) VALUES (1, 'replicas', -1, 'n', NULL, 3),
+				(2, 'replicas', -1, 'n', NULL, 1), (1, 'language', -1, 's', 'go', NULL);`); err != nil {
+			t.Fatal(err)
+		}
+		if err := raw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		db := openPath(t, path)
+		if got, want := userVersion(t, path), index.SchemaVersion(); got != want || want < 5 {
+			t.Errorf("user_version = %d, want %d (>= 5)", got, want)
+		}
+		err = db.ReadTx(ctx, func(tx *sql.Tx) error {
+			var check string
+			if err := tx.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+				return fmt.Errorf("integrity_check: %q, %v", check, err)
+			}
+			// INDEXED BY fails the statement when the index cannot serve it.
+			var ids []int64
+			rows, err := tx.Query("SELECT entity_id FROM entity_values INDEXED BY entity_values_num WHERE key = 'replicas' AND num >= 2")
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if !slices.Equal(ids, []int64{1}) {
+				return fmt.Errorf("replicas >= 2: entities %v, want [1]", ids)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
 		}
 	})
 	t.Run("TooNew", func(t *testing.T) {
