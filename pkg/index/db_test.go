@@ -29,6 +29,31 @@ func userVersion(t *testing.T, path string) int {
 	return v
 }
 
+// writtenAt creates an index file at path as a berth that knew only the
+// given migrations would have left it, then runs more (rows to migrate).
+func writtenAt(t *testing.T, path string, migrations []string, more string) {
+	t.Helper()
+	raw, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range migrations {
+		schema, err := index.ReadMigration(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec(schema); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if _, err := raw.Exec(fmt.Sprintf("PRAGMA user_version = %d;\n", len(migrations)) + more); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestOpen(t *testing.T) {
 	ctx := context.Background()
 	t.Run("Empty", func(t *testing.T) {
@@ -78,20 +103,7 @@ func TestOpen(t *testing.T) {
 	t.Run("FromVersion1", func(t *testing.T) {
 		// An index written by a berth that knew only 0001 gains 0002.
 		path := filepath.Join(t.TempDir(), "berth.db")
-		raw, err := sql.Open("sqlite3", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		schema, err := index.ReadMigration("0001_init.sql")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := raw.Exec(schema + "\nPRAGMA user_version = 1;"); err != nil {
-			t.Fatal(err)
-		}
-		if err := raw.Close(); err != nil {
-			t.Fatal(err)
-		}
+		writtenAt(t, path, []string{"0001_init.sql"}, "")
 		db := openPath(t, path)
 		mustApply(t, db, rev(1), snapshot(3, 1))
 		if got, want := userVersion(t, path), index.SchemaVersion(); got != want {
@@ -102,28 +114,10 @@ func TestOpen(t *testing.T) {
 		// An index at 0003 with a scored entity gains 0004: the old rule
 		// rows read as enforced, and new ones keep their deadline.
 		path := filepath.Join(t.TempDir(), "berth.db")
-		raw, err := sql.Open("sqlite3", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, name := range []string{"0001_init.sql", "0002_history_indexes.sql", "0003_audit.sql"} {
-			schema, err := index.ReadMigration(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := raw.Exec(schema); err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-		}
-		if _, err := raw.Exec(`PRAGMA user_version = 3;
+		writtenAt(t, path, []string{"0001_init.sql", "0002_history_indexes.sql", "0003_audit.sql"}, `
 			INSERT INTO entities (id, blueprint, identifier, file, line, doc) VALUES (1, 'service', 'old', 'old.yaml', 1, '{}');
 			INSERT INTO scorecard_results VALUES (1, 'prod', 'Bronze', 1, 1, 2);
-			INSERT INTO scorecard_rule_results (entity_id, scorecard, rule, status, exempt) VALUES (1, 'prod', 'r1', 'SUCCESS', 0), (1, 'prod', 'r2', 'FAILURE', 0);`); err != nil {
-			t.Fatal(err)
-		}
-		if err := raw.Close(); err != nil {
-			t.Fatal(err)
-		}
+			INSERT INTO scorecard_rule_results (entity_id, scorecard, rule, status, exempt) VALUES (1, 'prod', 'r1', 'SUCCESS', 0), (1, 'prod', 'r2', 'FAILURE', 0);`)
 		db := openPath(t, path)
 		if got, want := userVersion(t, path), index.SchemaVersion(); got != want || want < 4 {
 			t.Errorf("user_version = %d, want %d (>= 4)", got, want)
@@ -154,34 +148,16 @@ func TestOpen(t *testing.T) {
 		// An index at 0004 with value rows gains 0005: entity_values_num
 		// is rebuilt partial, and a numeric rule still searches it.
 		path := filepath.Join(t.TempDir(), "berth.db")
-		raw, err := sql.Open("sqlite3", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, name := range []string{"0001_init.sql", "0002_history_indexes.sql", "0003_audit.sql", "0004_enforce_from.sql"} {
-			schema, err := index.ReadMigration(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := raw.Exec(schema); err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-		}
-		if _, err := raw.Exec(`PRAGMA user_version = 4;
+		writtenAt(t, path, []string{"0001_init.sql", "0002_history_indexes.sql", "0003_audit.sql", "0004_enforce_from.sql"}, `
 			INSERT INTO entities (id, blueprint, identifier, file, line, doc) VALUES (1, 'service', 'a', 'a.yaml', 1, '{}'),
 				(2, 'service', 'b', 'b.yaml', 1, '{}');
 			INSERT INTO entity_values (entity_id, key, idx, typ, str, num) VALUES (1, 'replicas', -1, 'n', NULL, 3),
-				(2, 'replicas', -1, 'n', NULL, 1), (1, 'language', -1, 's', 'go', NULL);`); err != nil {
-			t.Fatal(err)
-		}
-		if err := raw.Close(); err != nil {
-			t.Fatal(err)
-		}
+				(2, 'replicas', -1, 'n', NULL, 1), (1, 'language', -1, 's', 'go', NULL);`)
 		db := openPath(t, path)
 		if got, want := userVersion(t, path), index.SchemaVersion(); got != want || want < 5 {
 			t.Errorf("user_version = %d, want %d (>= 5)", got, want)
 		}
-		err = db.ReadTx(ctx, func(tx *sql.Tx) error {
+		err := db.ReadTx(ctx, func(tx *sql.Tx) error {
 			var check string
 			if err := tx.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
 				return fmt.Errorf("integrity_check: %q, %v", check, err)
