@@ -203,8 +203,8 @@ func (w *worker) blueprint(b *catalog.Blueprint) compiledBlueprint {
 		fv := w.root.Context().CompileString(withImports(fsrc), cue.Scope(w.root), cue.Filename("fields "+b.Identifier))
 		f, l, n := fv.LookupPath(cue.ParsePath("#F")), fv.LookupPath(cue.ParsePath("#L")), fv.LookupPath(cue.ParsePath("#NL"))
 		if fv.Err() == nil && f.Err() == nil && l.Err() == nil && n.Err() == nil {
-			c.memo = &memo{fields: f, byField: map[string]cue.Value{}, lists: l, byList: map[string]cue.Value{},
-				narrow: n, byNarrow: map[string]cue.Value{}, shapes: map[string]bool{}, class: class, verdicts: w.verdicts}
+			c.memo = &memo{fields: newFieldDefs(f), lists: newFieldDefs(l), narrow: newFieldDefs(n),
+				shapes: map[string]bool{}, class: class, verdicts: w.verdicts}
 		}
 	}
 	w.bps[src] = c

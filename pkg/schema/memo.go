@@ -23,20 +23,36 @@ import (
 // Every verdict still comes from CUE; anything not known valid is checked
 // by a full unification, which also phrases the errors.
 type memo struct {
-	fields  cue.Value            // #F: one definition per field
-	byField map[string]cue.Value // field key → its definition
-	lists   cue.Value            // #L: [...D] for each definition D of #F
-	byList  map[string]cue.Value // field key → its list definition
+	fields fieldDefs // #F: one definition per field
+	lists  fieldDefs // #L: [...D] for each definition D of #F
 	// narrow is #NL: for a field whose definition is a disjunction that
 	// most values satisfy by one branch, [...N] with N that branch alone.
 	// N admits a subset of what the definition does, so a value N accepts
 	// is valid; one it rejects is judged by the definition itself.
-	narrow   cue.Value
-	byNarrow map[string]cue.Value
-	shapes   map[string]bool // shape signature → valid
-	class    map[string]fieldClass
+	narrow fieldDefs
+	shapes map[string]bool // shape signature → valid
+	class  map[string]fieldClass
 	// verdicts are the worker's, shared by the memos of all its blueprints.
 	verdicts *verdicts
+}
+
+// fieldDefs is a CUE struct of definitions by field key, each looked up
+// once.
+type fieldDefs struct {
+	v    cue.Value
+	seen map[string]cue.Value
+}
+
+func newFieldDefs(v cue.Value) fieldDefs { return fieldDefs{v: v, seen: map[string]cue.Value{}} }
+
+// lookup returns field's definition, and whether the struct has one.
+func (d fieldDefs) lookup(field string) (cue.Value, bool) {
+	def, ok := d.seen[field]
+	if !ok {
+		def = d.v.LookupPath(cue.MakePath(cue.Str(field)))
+		d.seen[field] = def
+	}
+	return def, def.Exists()
 }
 
 // verdicts holds CUE's verdicts on field values for every blueprint one
@@ -336,22 +352,9 @@ func (w *worker) known(m *memo, v map[string]any) bool {
 	})
 }
 
-// fieldDef returns the definition of field, or false when #F has none.
-func (m *memo) fieldDef(field string) (cue.Value, bool) {
-	def, ok := m.byField[field]
-	if !ok {
-		def = m.fields.LookupPath(cue.MakePath(cue.Str(field)))
-		if !def.Exists() {
-			return def, false
-		}
-		m.byField[field] = def
-	}
-	return def, true
-}
-
 // judge asks CUE whether value x satisfies field's definition.
 func (w *worker) judge(m *memo, field string, x any) bool {
-	def, ok := m.fieldDef(field)
+	def, ok := m.fields.lookup(field)
 	if !ok {
 		return false
 	}
@@ -418,7 +421,7 @@ func (w *worker) prime(ms []*memo, vs []map[string]any) {
 	}
 	for m, byField := range pending {
 		for field, b := range byField {
-			if narrow, ok := m.narrowDef(field); ok {
+			if narrow, ok := m.narrow.lookup(field); ok {
 				b.keys, b.vals = w.judgeNarrow(m, narrow, b.keys, b.vals)
 			}
 			for i := 0; i < len(b.vals); i += maxBatch {
@@ -435,8 +438,8 @@ func (w *worker) judgeBatch(m *memo, field string, keys []verdictKey, vals []any
 		m.verdicts.values[keys[0]] = w.judge(m, field, vals[0])
 		return
 	}
-	list, ok := m.listDef(field)
-	if ok && list.Unify(w.ctx.Encode(vals)).Validate(cue.Concrete(true)) == nil {
+	list, ok := m.lists.lookup(field)
+	if ok && w.allValid(list, vals) {
 		for _, k := range keys {
 			m.verdicts.values[k] = true
 		}
@@ -445,6 +448,12 @@ func (w *worker) judgeBatch(m *memo, field string, keys []verdictKey, vals []any
 	h := len(vals) / 2
 	w.judgeBatch(m, field, keys[:h], vals[:h])
 	w.judgeBatch(m, field, keys[h:], vals[h:])
+}
+
+// allValid reports whether every one of vals satisfies list, a list
+// definition [...D]: one unification for the lot.
+func (w *worker) allValid(list cue.Value, vals []any) bool {
+	return list.Unify(w.ctx.Encode(vals)).Validate(cue.Concrete(true)) == nil
 }
 
 // judgeNarrow records as valid the values a narrow list definition (see
@@ -464,7 +473,7 @@ func (w *worker) judgeNarrow(m *memo, narrow cue.Value, keys []verdictKey, vals 
 	}
 	for i := 0; i < len(try); i += maxBatch {
 		j := min(i+maxBatch, len(try))
-		if narrow.Unify(w.ctx.Encode(try[i:j])).Validate(cue.Concrete(true)) != nil {
+		if !w.allValid(narrow, try[i:j]) {
 			restKeys, rest = append(restKeys, tryKeys[i:j]...), append(rest, try[i:j]...)
 			continue
 		}
@@ -473,25 +482,6 @@ func (w *worker) judgeNarrow(m *memo, narrow cue.Value, keys []verdictKey, vals 
 		}
 	}
 	return restKeys, rest
-}
-
-// narrowDef returns the narrow list definition of field, if it has one.
-func (m *memo) narrowDef(field string) (cue.Value, bool) {
-	return lookupOnce(m.byNarrow, m.narrow, field)
-}
-
-// listDef returns [...D] for field's definition D.
-func (m *memo) listDef(field string) (cue.Value, bool) { return lookupOnce(m.byList, m.lists, field) }
-
-// lookupOnce returns field of struct defs, looked up once and then kept in
-// seen, and whether it exists.
-func lookupOnce(seen map[string]cue.Value, defs cue.Value, field string) (cue.Value, bool) {
-	l, ok := seen[field]
-	if !ok {
-		l = defs.LookupPath(cue.MakePath(cue.Str(field)))
-		seen[field] = l
-	}
-	return l, l.Exists()
 }
 
 // forgetValues drops the verdicts on field values once a validation is

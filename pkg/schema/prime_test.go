@@ -213,12 +213,12 @@ func TestWorker_JudgeNarrow(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := w.blueprint(bp).memo
-	narrow, ok := m.narrowDef("p:when")
+	narrow, ok := m.narrow.lookup("p:when")
 	if !ok {
 		t.Fatal("p:when has no narrow definition")
 	}
 	for _, f := range []string{"p:times", "p:url", "identifier"} {
-		if _, ok := m.narrowDef(f); ok {
+		if _, ok := m.narrow.lookup(f); ok {
 			t.Errorf("%s has a narrow definition", f)
 		}
 	}
