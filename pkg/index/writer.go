@@ -736,6 +736,9 @@ const sorterThreads = 2
 // setting is a connection setting: a PRAGMA's name and value.
 type setting struct{ name, value string }
 
+// statement returns the PRAGMA statement that applies s.
+func (s setting) statement() string { return "PRAGMA " + s.name + " = " + s.value }
+
 // bulkSettings are the writer connection's settings during a bulk load.
 var bulkSettings = []setting{
 	{"cache_size", strconv.Itoa(-bulkCacheKiB)},
@@ -751,7 +754,7 @@ func (a *applier) dropIndexes() error {
 		if err := a.tx.QueryRowContext(a.ctx, "PRAGMA "+set.name).Scan(&old); err != nil {
 			return fmt.Errorf("read %s: %w", set.name, err)
 		}
-		if _, err := a.tx.ExecContext(a.ctx, "PRAGMA "+set.name+" = "+set.value); err != nil {
+		if _, err := a.tx.ExecContext(a.ctx, set.statement()); err != nil {
 			return fmt.Errorf("set %s: %w", set.name, err)
 		}
 		a.saved = append(a.saved, setting{set.name, old})
@@ -803,11 +806,10 @@ func (a *applier) restoreSettings() error {
 		// The values were read from SQLite as integers. a.ctx is never
 		// cancelled: they are restored even when the apply ends because
 		// its context did.
-		pragma := "PRAGMA " + set.name + " = " + set.value
-		_, err := a.tx.ExecContext(a.ctx, pragma)
+		_, err := a.tx.ExecContext(a.ctx, set.statement())
 		if errors.Is(err, sql.ErrTxDone) {
 			// The transaction ended with its context: on the connection.
-			err = connPragma(a.conn, pragma)
+			err = connPragma(a.conn, set.statement())
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("restore %s: %w", set.name, err))
