@@ -48,14 +48,14 @@ Run berth serve instead.`,
 			// end of stdin (berth serve closed it or died) cancels
 			// everything, also the opening of the repository (a first
 			// clone can take minutes).
+			if err := checkNice("--nice", nice); err != nil {
+				return err
+			}
 			signal.Ignore(os.Interrupt, syscall.SIGTERM)
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			triggers := reconcile.LineTriggers(a.stdin, cancel)
 			log := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: a.level()}))
-			if nice < 0 || nice > 19 {
-				return usageError{fmt.Errorf("--nice %d: want 0 to 19", nice)}
-			}
 			if nice != 0 {
 				if err := setNice(nice); err != nil {
 					log.Warn("reconciler keeps berth serve's CPU priority", "err", err)
@@ -96,4 +96,13 @@ func (a *app) reconcilerCommand(f *sourceFlags) (func() *exec.Cmd, error) {
 		cmd.Stdout, cmd.Stderr = a.stdout, a.stderr
 		return cmd
 	}, nil
+}
+
+// checkNice checks a nice value given by flag: 0 (the default priority) to
+// 19 (the lowest).
+func checkNice(flag string, n int) error {
+	if n < 0 || n > 19 {
+		return usageError{fmt.Errorf("%s %d: want 0 to 19", flag, n)}
+	}
+	return nil
 }

@@ -68,8 +68,8 @@ Logs are JSON. SIGINT/SIGTERM shut down gracefully.`,
 			if err != nil {
 				return usageError{fmt.Errorf("--interval %q: %w", interval, err)}
 			}
-			if a.reconcilerNice < 0 || a.reconcilerNice > 19 {
-				return usageError{fmt.Errorf("--reconciler-nice %d: want 0 to 19", a.reconcilerNice)}
+			if err := checkNice("--reconciler-nice", a.reconcilerNice); err != nil {
+				return err
 			}
 			if audit.MaxRequests < 1 || audit.MaxAge < time.Minute {
 				return usageError{fmt.Errorf("--audit-max-requests must be at least 1 and --audit-max-age at least 1m")}

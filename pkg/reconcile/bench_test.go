@@ -65,27 +65,12 @@ func (c *benchCatalog) edit(b *testing.B, i int) {
 	}
 }
 
-// reconciler opens a reconciler of opts into a new index and brings it to
+// benchReconciler opens a reconciler of opts into a new index and brings it to
 // the head.
 func benchReconciler(b *testing.B, opts gitsource.Options) (*gitsource.Repo, *reconcile.Reconciler) {
 	b.Helper()
-	ctx := context.Background()
-	repo, err := gitsource.Open(ctx, opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { repo.Close() })
-	db, err := index.Open(ctx, filepath.Join(b.TempDir(), "berth.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	v, err := validator()
-	if err != nil {
-		b.Fatal(err)
-	}
-	rec := reconcile.New(repo, db, v, reconcile.Options{})
-	if res, err := rec.Reconcile(ctx); err != nil || res.Status != index.StatusApplied {
+	repo, _, rec := openReconciler(b, opts, filepath.Join(b.TempDir(), "berth.db"), reconcile.Options{})
+	if res, err := rec.Reconcile(context.Background()); err != nil || res.Status != index.StatusApplied {
 		b.Fatalf("cold: %+v %v", res, err)
 	}
 	return repo, rec

@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/berth-dev/berth/pkg/gitsource"
-	"github.com/berth-dev/berth/pkg/index"
 	"github.com/berth-dev/berth/pkg/reconcile"
 )
 
@@ -31,21 +30,7 @@ func TestReconcile_Misconfigured(t *testing.T) {
 			f := newFixture(t, base(), reconcile.Options{})
 			opts := tc.opts
 			opts.URL, opts.DataDir = f.remote, t.TempDir()
-			repo, err := gitsource.Open(ctx, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer repo.Close()
-			db, err := index.Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			v, err := validator()
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec := reconcile.New(repo, db, v, reconcile.Options{})
+			_, _, rec := openReconciler(t, opts, filepath.Join(t.TempDir(), "berth.db"), reconcile.Options{})
 			reg := prometheus.NewRegistry()
 			m, err := reconcile.NewMetrics(reg)
 			if err != nil {

@@ -104,9 +104,7 @@ func (r *Reconciler) ServeParent(ctx context.Context, triggers <-chan struct{}, 
 			}
 		}
 	}()
-	if err := r.Run(ctx); ctx.Err() == nil {
-		return err
-	}
+	_ = r.Run(ctx) // it returns only once ctx has ended
 	return nil
 }
 
@@ -209,14 +207,13 @@ func (p *Process) runChild(ctx context.Context) (started bool, err error) {
 		evr.Close()
 		return false, fmt.Errorf("start reconciler process: %w", err)
 	}
-	startedc := make(chan struct{})
 	type exit struct {
 		started bool
 		err     error
 	}
 	exited := make(chan exit, 1)
 	read := make(chan bool, 1)
-	go func() { read <- p.read(evr, startedc) }()
+	go func() { read <- p.read(evr, cmd.Process.Pid) }()
 	go func() {
 		err := cmd.Wait()
 		// A process the child started may hold the pipe's write end: read
@@ -230,17 +227,15 @@ func (p *Process) runChild(ctx context.Context) (started bool, err error) {
 		select {
 		case <-ctx.Done():
 			in.Close() // the child stops at the end of its stdin
+			var e exit
 			select {
-			case <-exited:
+			case e = <-exited:
 			case <-time.After(p.grace):
 				p.log.Error("reconciler process did not stop in time; killing it", "pid", cmd.Process.Pid)
 				_ = cmd.Process.Kill()
-				<-exited
+				e = <-exited
 			}
-			return started, nil
-		case <-startedc:
-			started, startedc = true, nil
-			p.log.Info("reconciler process started", "pid", cmd.Process.Pid)
+			return e.started, nil
 		case <-p.trigger:
 			// The child reads its stdin from its start; a failed write
 			// means it is exiting, and exited says why.
@@ -250,14 +245,14 @@ func (p *Process) runChild(ctx context.Context) (started bool, err error) {
 			if e.err == nil {
 				e.err = errors.New("exited")
 			}
-			return started || e.started, e.err
+			return e.started, e.err
 		}
 	}
 }
 
-// read applies the events of a child until its pipe ends, closing
-// startedc at its first "started" event, and reports whether it saw one.
-func (p *Process) read(r io.Reader, startedc chan<- struct{}) (started bool) {
+// read applies the events of child pid until its pipe ends, logging its
+// first "started" event, and reports whether it saw one.
+func (p *Process) read(r io.Reader, pid int) (started bool) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for sc.Scan() {
@@ -274,7 +269,7 @@ func (p *Process) read(r io.Reader, startedc chan<- struct{}) (started bool) {
 		}
 		if ev.Started && !started {
 			started = true
-			close(startedc)
+			p.log.Info("reconciler process started", "pid", pid)
 		}
 	}
 	if err := sc.Err(); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {

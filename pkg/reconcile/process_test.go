@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/berth-dev/berth/pkg/gitsource"
-	"github.com/berth-dev/berth/pkg/index"
 	"github.com/berth-dev/berth/pkg/reconcile"
 )
 
@@ -65,21 +64,8 @@ func TestProcess_Child(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	triggers := reconcile.LineTriggers(os.Stdin, cancel)
-	repo, err := gitsource.Open(ctx, gitsource.Options{URL: remote, DataDir: os.Getenv(childData)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer repo.Close()
-	db, err := index.Open(ctx, os.Getenv(childDB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	v, err := validator()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := reconcile.New(repo, db, v, reconcile.Options{}).ServeParent(ctx, triggers, events); err != nil {
+	_, _, rec := openReconciler(t, gitsource.Options{URL: remote, DataDir: os.Getenv(childData)}, os.Getenv(childDB), reconcile.Options{})
+	if err := rec.ServeParent(ctx, triggers, events); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -180,11 +166,7 @@ func condition(st reconcile.Status, typ string) reconcile.Condition {
 func TestProcess(t *testing.T) {
 	f := newFixture(t, base(), reconcile.Options{})
 	dbPath := filepath.Join(t.TempDir(), "berth.db")
-	db, err := index.Open(context.Background(), dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openIndex(t, dbPath)
 	kids := newChildren(t, childRemote+"=file://"+f.remote, childData+"="+t.TempDir(), childDB+"="+dbPath)
 	p := reconcile.NewProcess(db, kids.command, processGrace, nil)
 	reg := prometheus.NewRegistry()
@@ -250,14 +232,10 @@ func TestProcess(t *testing.T) {
 // TestProcess_NotStarted: a first child that exits before it starts (here,
 // its remote does not exist) is Run's error.
 func TestProcess_NotStarted(t *testing.T) {
-	db, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openIndex(t, filepath.Join(t.TempDir(), "berth.db"))
 	kids := newChildren(t, childRemote+"=file:///nonexistent/catalog.git", childData+"="+t.TempDir(),
 		childDB+"="+filepath.Join(t.TempDir(), "child.db"))
-	err = reconcile.NewProcess(db, kids.command, processGrace, nil).Run(context.Background())
+	err := reconcile.NewProcess(db, kids.command, processGrace, nil).Run(context.Background())
 	if !errors.Is(err, reconcile.ErrNotStarted) || !strings.Contains(err.Error(), "exit status 1") {
 		t.Fatalf("Run: %v, want ErrNotStarted with the child's exit status", err)
 	}
@@ -266,11 +244,7 @@ func TestProcess_NotStarted(t *testing.T) {
 // TestProcess_KillsAfterGrace: a child that does not stop at the end of
 // its stdin is killed after the grace period.
 func TestProcess_KillsAfterGrace(t *testing.T) {
-	db, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openIndex(t, filepath.Join(t.TempDir(), "berth.db"))
 	kids := newChildren(t, childRemote+"=unused", childHang+"=1")
 	p := reconcile.NewProcess(db, kids.command, 100*time.Millisecond, nil)
 	stop := running(p)
@@ -287,11 +261,7 @@ func TestProcess_KillsAfterGrace(t *testing.T) {
 // process it started still holds its event pipe is seen to exit (and
 // started again) at once, not when that process ends.
 func TestProcess_ExitWhileGrandchildHoldsPipe(t *testing.T) {
-	db, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openIndex(t, filepath.Join(t.TempDir(), "berth.db"))
 	kids := newChildren(t, childRemote+"=unused", childGrand+"=1")
 	p := reconcile.NewProcess(db, kids.command, 100*time.Millisecond, nil)
 	stop := running(p)

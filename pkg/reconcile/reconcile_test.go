@@ -72,22 +72,37 @@ func newFixture(t *testing.T, files map[string][]byte, opts reconcile.Options) *
 }
 
 func (f *fixture) open(dbPath string, opts reconcile.Options) {
-	ctx := context.Background()
 	f.dataDir = f.t.TempDir()
-	repo, err := gitsource.Open(ctx, gitsource.Options{URL: "file://" + f.remote, DataDir: f.dataDir})
+	f.repo, f.db, f.rec = openReconciler(f.t, gitsource.Options{URL: "file://" + f.remote, DataDir: f.dataDir}, dbPath, opts)
+}
+
+// openReconciler opens the repository g names and the index at dbPath,
+// both closed when tb ends, and returns them with a Reconciler over them.
+func openReconciler(tb testing.TB, g gitsource.Options, dbPath string, opts reconcile.Options) (
+	*gitsource.Repo, *index.DB, *reconcile.Reconciler) {
+	tb.Helper()
+	repo, err := gitsource.Open(context.Background(), g)
 	if err != nil {
-		f.t.Fatal(err)
+		tb.Fatal(err)
 	}
-	db, err := index.Open(ctx, dbPath)
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	tb.Cleanup(func() { repo.Close() })
+	db := openIndex(tb, dbPath)
 	v, err := validator()
 	if err != nil {
-		f.t.Fatal(err)
+		tb.Fatal(err)
 	}
-	f.t.Cleanup(func() { repo.Close(); db.Close() })
-	f.repo, f.db, f.rec = repo, db, reconcile.New(repo, db, v, opts)
+	return repo, db, reconcile.New(repo, db, v, opts)
+}
+
+// openIndex opens the index at path, closed when tb ends.
+func openIndex(tb testing.TB, path string) *index.DB {
+	tb.Helper()
+	db, err := index.Open(context.Background(), path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
 }
 
 // ada is the author of the fixture's commits unless one is given.
