@@ -144,19 +144,21 @@ const pruneChunk = 5000
 // RecordRequests appends requests to the audit log in one transaction on
 // the writer connection, then deletes the requests Retention no longer
 // keeps as of now. It returns how many rows were pruned. On error nothing
-// of the batch is written.
+// of the batch is written, so the caller may try the batch again. A
+// backlog too large for that transaction is pruned in further ones; if
+// one of those fails, the batch is in and the rest of the backlog waits
+// for the next call.
 func (db *DB) RecordRequests(ctx context.Context, reqs []Request, keep Retention, now time.Time) (pruned int, err error) {
-	for {
-		n, more, err := db.recordRequests(ctx, reqs, keep, now)
-		if err != nil {
-			return pruned, fmt.Errorf("record requests: %w", err)
-		}
-		pruned += n
-		if !more {
+	n, more, err := db.recordRequests(ctx, reqs, keep, now)
+	if err != nil {
+		return 0, fmt.Errorf("record requests: %w", err)
+	}
+	for pruned = n; more; pruned += n {
+		if n, more, err = db.recordRequests(ctx, nil, keep, now); err != nil {
 			return pruned, nil
 		}
-		reqs = nil
 	}
+	return pruned, nil
 }
 
 // recordRequests writes reqs and prunes at most pruneChunk rows per bound,
