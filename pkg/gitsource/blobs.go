@@ -12,7 +12,6 @@ import (
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
-	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 )
@@ -65,16 +64,10 @@ type pooledStore struct {
 	gen int
 }
 
-// newBlobPool returns a pool over the repository whose main store is st, or
-// nil when st does not live in a directory (then blobs are read through the
-// main store).
-func newBlobPool(st storer.Storer) *blobPool {
-	fst, ok := st.(*filesystem.Storage)
-	if !ok {
-		return nil
-	}
+// newBlobPool returns a pool over the repository directory fs.
+func newBlobPool(fs billy.Filesystem) *blobPool {
 	n := runtime.GOMAXPROCS(0)
-	p := &blobPool{fs: fst.Filesystem(), slots: make(chan *pooledStore, n)}
+	p := &blobPool{fs: fs, slots: make(chan *pooledStore, n)}
 	for range n {
 		p.slots <- nil
 	}
@@ -196,15 +189,10 @@ func missing(err error) bool {
 	return errors.Is(err, plumbing.ErrObjectNotFound) || errors.Is(err, dotgit.ErrPackfileNotFound)
 }
 
-// blobObject returns blob h, through the pool when there is one, else, or
-// when the pool's store misses it, through the main store under r.mu. r.mu
-// must not be held.
+// blobObject returns blob h, through the pool, or when the pool's store
+// misses it, through the main store under r.mu. r.mu must not be held.
 func (r *Repo) blobObject(h plumbing.Hash) (plumbing.EncodedObject, error) {
-	var obj plumbing.EncodedObject
-	err := plumbing.ErrObjectNotFound
-	if r.blobs != nil {
-		obj, err = r.blobs.blob(h)
-	}
+	obj, err := r.blobs.blob(h)
 	if missing(err) {
 		r.mu.Lock()
 		obj, err = r.object(plumbing.BlobObject, h)

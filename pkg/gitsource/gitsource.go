@@ -1,7 +1,6 @@
 package gitsource
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -103,11 +102,12 @@ type Repo struct {
 	ref    plumbing.ReferenceName
 	auth   transport.AuthMethod
 
-	mu    sync.Mutex // guards repo and trees
-	repo  *git.Repository
+	mu   sync.Mutex // guards repo and trees
+	repo *git.Repository
+	// store is repo's object store, on disk (see keepPacksOpen).
+	store *filesystem.Storage
 	trees treeCache
-	// blobs reads blobs in parallel, outside mu; nil when the store is
-	// not on disk.
+	// blobs reads blobs in parallel, outside mu.
 	blobs *blobPool
 	// objects is the main store's cache of object content.
 	objects cache.Object
@@ -161,11 +161,11 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 		r.gitDir = opts.URL
 		r.ref = plumbing.NewBranchReferenceName(opts.Branch)
 		r.objects = cache.NewObjectLRUDefault()
-		r.repo, err = openLocal(opts.URL, r.objects)
+		r.repo, r.store, err = openLocal(opts.URL, r.objects)
 		if err != nil {
 			return nil, err
 		}
-		r.blobs = newBlobPool(r.repo.Storer)
+		r.blobs = newBlobPool(r.store.Filesystem())
 		r.packs = r.listPacks()
 		return r, nil
 	}
@@ -190,10 +190,10 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 		return nil, errors.Join(err, r.lock.Close())
 	}
 	r.objects = cache.NewObjectLRUDefault()
-	if r.repo, err = openClone(r.gitDir, opts.URL, r.objects); err != nil {
+	if r.repo, r.store, err = openClone(r.gitDir, opts.URL, r.objects); err != nil {
 		return nil, errors.Join(err, r.lock.Close())
 	}
-	r.blobs = newBlobPool(r.repo.Storer)
+	r.blobs = newBlobPool(r.store.Filesystem())
 	if _, err := r.repo.Storer.Reference(r.ref); err == nil {
 		return r, nil
 	}
@@ -208,13 +208,7 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 func (r *Repo) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var errs []error
-	if r.blobs != nil {
-		errs = append(errs, r.blobs.close())
-	}
-	if s, ok := r.repo.Storer.(*filesystem.Storage); ok {
-		errs = append(errs, s.Close())
-	}
+	errs := []error{r.blobs.close(), r.store.Close()}
 	if r.lock != nil {
 		errs = append(errs, r.lock.Close())
 		r.lock = nil
@@ -233,10 +227,8 @@ func (r *Repo) Trim() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.objects.Clear()
-	if r.blobs != nil {
-		if err := r.blobs.trim(); err != nil {
-			return fmt.Errorf("trim: %w", err)
-		}
+	if err := r.blobs.trim(); err != nil {
+		return fmt.Errorf("trim: %w", err)
 	}
 	return nil
 }
@@ -340,15 +332,11 @@ func (r *Repo) object(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedO
 // listPacks returns the sorted hashes of the packs on disk, nil when they
 // cannot be listed (the reads that follow say why).
 func (r *Repo) listPacks() []plumbing.Hash {
-	st, ok := r.repo.Storer.(*filesystem.Storage)
-	if !ok {
-		return nil
-	}
-	packs, err := st.ObjectPacks()
+	packs, err := r.store.ObjectPacks()
 	if err != nil {
 		return nil
 	}
-	slices.SortFunc(packs, func(a, b plumbing.Hash) int { return bytes.Compare(a[:], b[:]) })
+	plumbing.HashesSort(packs)
 	return packs
 }
 
@@ -371,15 +359,9 @@ func (r *Repo) refreshPacks() bool {
 // packs, which its next read lists again, and has the pool's stores reopen.
 // It is how every store learns that packs were removed. r.mu must be held.
 func (r *Repo) forgetPacks() error {
-	if r.blobs != nil {
-		r.blobs.stale()
-	}
-	st, ok := r.repo.Storer.(*filesystem.Storage)
-	if !ok {
-		return nil
-	}
-	err := st.Close()
-	st.Reindex()
+	r.blobs.stale()
+	err := r.store.Close()
+	r.store.Reindex()
 	return err
 }
 
@@ -426,13 +408,13 @@ func parseHash(s string) (plumbing.Hash, error) {
 	return plumbing.NewHash(s), nil
 }
 
-func openLocal(p string, objects cache.Object) (*git.Repository, error) {
+func openLocal(p string, objects cache.Object) (*git.Repository, *filesystem.Storage, error) {
 	repo, err := git.PlainOpenWithOptions(p, &git.PlainOpenOptions{EnableDotGitCommonDir: true})
 	if err != nil {
 		if errors.Is(err, git.ErrRepositoryNotExists) || errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("open %s: %w (give the repository's top directory, or a remote URL)", p, ErrNotRepository)
+			return nil, nil, fmt.Errorf("open %s: %w (give the repository's top directory, or a remote URL)", p, ErrNotRepository)
 		}
-		return nil, fmt.Errorf("open %s: %w: %w", p, ErrNotRepository, err)
+		return nil, nil, fmt.Errorf("open %s: %w: %w", p, ErrNotRepository, err)
 	}
 	return keepPacksOpen(repo, objects)
 }
@@ -443,48 +425,46 @@ const maxOpenPacks = 64
 // keepPacksOpen reopens repo on a storage that keeps pack files open
 // between reads. go-git's default opens the pack file again for every
 // object, which made reading 10k blobs spend most of its time in open(2).
-// The new store caches objects in objects.
-func keepPacksOpen(repo *git.Repository, objects cache.Object) (*git.Repository, error) {
-	st, ok := repo.Storer.(*filesystem.Storage)
-	if !ok {
-		return repo, nil
-	}
-	s := filesystem.NewStorageWithOptions(st.Filesystem(), objects, filesystem.Options{MaxOpenDescriptors: maxOpenPacks})
+// The new store caches objects in objects. repo is one git.PlainOpen or
+// PlainInit returned, whose store is always on disk.
+func keepPacksOpen(repo *git.Repository, objects cache.Object) (*git.Repository, *filesystem.Storage, error) {
+	fs := repo.Storer.(*filesystem.Storage).Filesystem()
+	s := filesystem.NewStorageWithOptions(fs, objects, filesystem.Options{MaxOpenDescriptors: maxOpenPacks})
 	r, err := git.Open(s, nil)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", st.Filesystem().Root(), err)
+		return nil, nil, fmt.Errorf("open %s: %w", fs.Root(), err)
 	}
-	return r, nil
+	return r, s, nil
 }
 
 // openClone opens the bare clone at dir, creating it (empty, with the origin
 // remote) when missing. Nothing is fetched here.
-func openClone(dir, rawURL string, objects cache.Object) (*git.Repository, error) {
+func openClone(dir, rawURL string, objects cache.Object) (*git.Repository, *filesystem.Storage, error) {
 	repo, err := git.PlainOpen(dir)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		// Open created the data directory to lock the clone.
 		repo, err = git.PlainInit(dir, true)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open clone %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("open clone %s: %w", dir, err)
 	}
 	rc := &config.RemoteConfig{Name: "origin", URLs: []string{rawURL}}
 	rem, err := repo.Remote("origin")
 	switch {
 	case errors.Is(err, git.ErrRemoteNotFound):
 		if _, err := repo.CreateRemote(rc); err != nil {
-			return nil, fmt.Errorf("configure clone %s: %w", dir, err)
+			return nil, nil, fmt.Errorf("configure clone %s: %w", dir, err)
 		}
 	case err != nil:
-		return nil, fmt.Errorf("open clone %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("open clone %s: %w", dir, err)
 	case len(rem.Config().URLs) != 1 || rem.Config().URLs[0] != rawURL:
 		cfg, err := repo.Config()
 		if err != nil {
-			return nil, fmt.Errorf("open clone %s: %w", dir, err)
+			return nil, nil, fmt.Errorf("open clone %s: %w", dir, err)
 		}
 		cfg.Remotes["origin"] = rc
 		if err := repo.SetConfig(cfg); err != nil {
-			return nil, fmt.Errorf("configure clone %s: %w", dir, err)
+			return nil, nil, fmt.Errorf("configure clone %s: %w", dir, err)
 		}
 	}
 	return keepPacksOpen(repo, objects)

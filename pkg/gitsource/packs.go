@@ -79,16 +79,12 @@ func (r *Repo) Compact(ctx context.Context) error {
 	if !r.remote {
 		return nil
 	}
-	st, ok := r.repo.Storer.(*filesystem.Storage)
-	if !ok {
-		return nil
-	}
 	r.compacting.Lock()
 	defer r.compacting.Unlock()
 
 	// A store of its own, which lists the packs now and reads the objects
 	// to merge: Fetch writes new packs through the main one meanwhile.
-	src := filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRU(compactCacheSize),
+	src := filesystem.NewStorageWithOptions(r.store.Filesystem(), cache.NewObjectLRU(compactCacheSize),
 		filesystem.Options{MaxOpenDescriptors: maxOpenPacks})
 	merged, merge, err := r.mergeSmall(ctx, src)
 	if cerr := src.Close(); err == nil && cerr != nil {
@@ -116,7 +112,7 @@ func (r *Repo) Compact(ctx context.Context) error {
 		// The .pack goes first: a pack whose index is missing would
 		// make go-git fail every read, an index without its pack is
 		// ignored.
-		if err := st.DeleteOldObjectPackAndIndex(p.hash, time.Time{}); err != nil {
+		if err := r.store.DeleteOldObjectPackAndIndex(p.hash, time.Time{}); err != nil {
 			errs = append(errs, fmt.Errorf("remove pack %s: %w", p.hash, err))
 		}
 	}
@@ -151,6 +147,20 @@ func (r *Repo) choosePacks(st *filesystem.Storage) ([]pack, error) {
 	if len(hashes) <= maxPacks {
 		return nil, nil
 	}
+	packs, err := packsBySize(st, hashes)
+	if err != nil {
+		return nil, err
+	}
+	weights := make([]int64, len(packs))
+	for i, p := range packs {
+		weights[i] = p.objects
+	}
+	return packs[:rollUp(weights)], nil
+}
+
+// packsBySize returns the packs of st named by hashes, fewest objects
+// first.
+func packsBySize(st *filesystem.Storage, hashes []plumbing.Hash) ([]pack, error) {
 	packs := make([]pack, 0, len(hashes))
 	for _, h := range hashes {
 		n, err := packObjects(st, h)
@@ -160,25 +170,21 @@ func (r *Repo) choosePacks(st *filesystem.Storage) ([]pack, error) {
 		packs = append(packs, pack{hash: h, objects: n})
 	}
 	slices.SortFunc(packs, func(a, b pack) int { return cmp.Compare(a.objects, b.objects) })
-	weights := make([]int64, len(packs))
-	for i, p := range packs {
-		weights[i] = p.objects
-	}
-	return packs[:rollUp(weights, packFactor)], nil
+	return packs, nil
 }
 
 // rollUp returns how many of the lightest packs to merge into one, given
 // the packs' weights in ascending order, so that the packs left and the
-// merged one form a geometric progression of the given factor: each pack
-// at least factor times as heavy as the next lighter one. It is git's
+// merged one form a geometric progression of packFactor: each pack at
+// least packFactor times as heavy as the next lighter one. It is git's
 // choice for `git repack --geometric`, except that the heaviest pack is
 // never merged. A result below 2 means nothing to merge.
-func rollUp(weights []int64, factor int64) int {
+func rollUp(weights []int64) int {
 	w := weights[:max(len(weights)-1, 0)] // the heaviest stays
 	// The packs from split on already form a progression.
 	split := 0
 	for i := len(w) - 1; i > 0; i-- {
-		if w[i] < factor*w[i-1] {
+		if w[i] < packFactor*w[i-1] {
 			split = i + 1
 			break
 		}
@@ -189,7 +195,7 @@ func rollUp(weights []int64, factor int64) int {
 	for _, x := range w[:split] {
 		total += x
 	}
-	for split < len(w) && w[split] < factor*total {
+	for split < len(w) && w[split] < packFactor*total {
 		total += w[split]
 		split++
 	}

@@ -1,7 +1,6 @@
 package gitsource
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
@@ -39,7 +38,7 @@ func TestRollUp(t *testing.T) {
 		{"MergedOutgrowsClone", []int64{5, 60_000, 100_000, 150_000}, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := rollUp(tc.weights, packFactor); got != tc.want {
+			if got := rollUp(tc.weights); got != tc.want {
 				t.Errorf("rollUp(%v) = %d, want %d", tc.weights, got, tc.want)
 			}
 		})
@@ -324,21 +323,16 @@ func TestRepo_CompactInterrupted(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			st := r.repo.Storer.(*filesystem.Storage)
+			st := r.store
 			hashes, err := st.ObjectPacks()
 			if err != nil {
 				t.Fatal(err)
 			}
-			var merge []pack
-			for _, h := range hashes {
-				n, err := packObjects(st, h)
-				if err != nil {
-					t.Fatal(err)
-				}
-				merge = append(merge, pack{hash: h, objects: n})
+			merge, err := packsBySize(st, hashes)
+			if err != nil {
+				t.Fatal(err)
 			}
 			// The fetched packs, not the first clone's.
-			slices.SortFunc(merge, func(a, b pack) int { return cmp.Compare(a.objects, b.objects) })
 			merge = merge[:len(merge)-1]
 			if len(merge) != 5 {
 				t.Fatalf("%d fetched packs, want 5", len(merge))
@@ -351,7 +345,7 @@ func TestRepo_CompactInterrupted(t *testing.T) {
 			r = open(t, Options{URL: f.url(), Dir: "catalog", DataDir: dataDir})
 			h.check(t, r)
 			if tc.remerge {
-				if _, err := r.mergePacks(r.repo.Storer.(*filesystem.Storage), merge); err != nil {
+				if _, err := r.mergePacks(r.store, merge); err != nil {
 					t.Fatal(err)
 				}
 				if err := r.forgetPacks(); err != nil { // read the new pack's index

@@ -395,14 +395,16 @@ func (r *Repo) readBlob(h plumbing.Hash, limit int64) ([]byte, error) {
 // blobSize returns the size of blob h from its header; r.mu must not be
 // held.
 func (r *Repo) blobSize(h plumbing.Hash) (int64, error) {
-	if r.blobs != nil {
-		if n, err := r.blobs.size(h); err == nil {
-			return n, nil
-		}
+	if n, err := r.blobs.size(h); !missing(err) {
+		return n, err
 	}
-	obj, err := r.blobObject(h)
+	// Not in the packs the pool's stores know (a fetch wrote it since):
+	// the main store, without asking the pool again.
+	r.mu.Lock()
+	obj, err := r.object(plumbing.BlobObject, h)
+	r.mu.Unlock()
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("read blob %s: %w", h, err)
 	}
 	return obj.Size(), nil
 }
